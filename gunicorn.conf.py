@@ -1,0 +1,24 @@
+"""gunicorn settings for the web process (Procfile and bin/start).
+
+Several processes per core, because speech recognition holds the GIL (PocketSphinx) and needs the cores; many
+threads per process, because every live call holds one thread for its media stream for the whole call.
+"""
+import multiprocessing
+import os
+
+worker_class = "gthread"
+# Two processes per core: gunicorn does not balance WebSockets across processes, and with one per core a
+# process holding most of the streams saturates its core while the other idles (bench_capacity).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", 32))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges from the shared Prometheus folder (only when it is in use)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
