@@ -1,0 +1,195 @@
+"""Speech engines behind one interface: Vosk (production) and PocketSphinx (embedded offline default).
+
+An engine is loaded once per process; each call gets its own recognizer, fed 8 kHz int16 PCM in batches,
+which returns partial and final results as they come.
+"""
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ivr.audio import SAMPLE_RATE, Upsampler
+
+log = logging.getLogger(__name__)
+
+# Cepstral mean of telephone speech (G.711 at 8 kHz, upsampled) measured with PocketSphinx's en-us model.
+# Starting live CMN here instead of the wideband default makes streaming output match whole-utterance
+# decoding; with the default the first seconds of every call come out as noise words.
+TELEPHONE_CMNINIT = "52.66,28.69,-22.62,52.95,-27.17,11.12,1.07,-9.63,16.01,-5.91,11.37,4.16,9.56"
+
+
+@dataclass(frozen=True)
+class Result:
+    text: str
+    final: bool
+
+
+class EngineUnavailable(RuntimeError):
+    """The configured speech engine cannot be loaded."""
+
+
+class PocketSphinxEngine:
+    """CMU PocketSphinx with the US English model shipped inside its wheel.
+
+    Building a decoder loads the model (~0.25 CPU s, holding the GIL), so finished calls hand theirs back
+    for the next call; a reused decoder starts again from the telephone CMN, so it decodes like a new one.
+    """
+
+    name = "pocketsphinx"
+    MAX_IDLE = 32
+
+    def __init__(self):
+        import pocketsphinx
+
+        self._pocketsphinx = pocketsphinx
+        self.model = str(Path(pocketsphinx.get_model_path()) / "en-us")
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def recognizer(self):
+        with self._lock:
+            decoder = self._idle.pop() if self._idle else None
+        if decoder is None:
+            decoder = self._pocketsphinx.Decoder(samprate=16000, cmninit=TELEPHONE_CMNINIT, loglevel="FATAL")
+        else:
+            decoder.set_cmn(TELEPHONE_CMNINIT)
+        return PocketSphinxRecognizer(decoder, self._pocketsphinx.Endpointer(sample_rate=16000), self._release)
+
+    def _release(self, decoder):
+        with self._lock:
+            if len(self._idle) < self.MAX_IDLE:
+                self._idle.append(decoder)
+
+
+class PocketSphinxRecognizer:
+    """Endpointer + decoder at 16 kHz; an utterance ends when the endpointer hears silence."""
+
+    def __init__(self, decoder, endpointer, release):
+        self._decoder, self._endpointer, self._release = decoder, endpointer, release
+        self._upsample = Upsampler()
+        self._pending = b""
+        self._in_utterance = False
+        self._last_partial = ""
+
+    def accept(self, pcm):
+        self._pending += self._upsample(pcm).tobytes()
+        size = self._endpointer.frame_bytes
+        results = []
+        while len(self._pending) >= size:
+            frame, self._pending = self._pending[:size], self._pending[size:]
+            results.extend(self._frame(self._endpointer.process(frame)))
+        return results
+
+    def finish(self):
+        speech = self._endpointer.end_stream(self._pending) if self._in_utterance else None
+        self._pending = b""
+        results = self._frame(speech)
+        if self._in_utterance:
+            results.append(self._end_utterance())
+        return [r for r in results if r.text or not r.final]
+
+    @property
+    def in_utterance(self):
+        return self._in_utterance
+
+    def close(self):
+        """Hand the decoder back for the next call (once, and only between utterances)."""
+        if self._decoder is not None:
+            if self._in_utterance:
+                self._decoder.end_utt()
+            self._release(self._decoder)
+            self._decoder = None
+
+    def _frame(self, speech):
+        results = []
+        if speech is not None:
+            if not self._in_utterance:
+                self._decoder.start_utt()
+                self._in_utterance = True
+            self._decoder.process_raw(speech)
+            partial = _hypstr(self._decoder.hyp())
+            if partial and partial != self._last_partial:
+                self._last_partial = partial
+                results.append(Result(partial, final=False))
+        if self._in_utterance and not self._endpointer.in_speech:
+            results.append(self._end_utterance())
+        return results
+
+    def _end_utterance(self):
+        self._decoder.end_utt()
+        self._in_utterance = False
+        self._last_partial = ""
+        return Result(_hypstr(self._decoder.hyp()), final=True)
+
+
+def _hypstr(hyp):
+    return hyp.hypstr.strip() if hyp is not None else ""
+
+
+class VoskEngine:
+    """Kaldi models through Vosk; 8 kHz PCM goes in directly."""
+
+    name = "vosk"
+
+    def __init__(self, model_path):
+        import vosk
+
+        if not Path(model_path, "am").is_dir() and not Path(model_path, "final.mdl").exists():
+            raise EngineUnavailable(f"no Vosk model at {model_path} (download one with: python -m ivr.vosk_model)")
+        vosk.SetLogLevel(-1)
+        self._vosk = vosk
+        self.model = str(model_path)
+        self._model = vosk.Model(str(model_path))
+
+    def recognizer(self):
+        return VoskRecognizer(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE))
+
+
+class VoskRecognizer:
+    def __init__(self, kaldi):
+        self._kaldi = kaldi
+        self._last_partial = ""
+        self.in_utterance = False
+
+    def accept(self, pcm):
+        if self._kaldi.AcceptWaveform(np.ascontiguousarray(pcm, dtype=np.int16).tobytes()):
+            self.in_utterance = False
+            self._last_partial = ""
+            text = json.loads(self._kaldi.Result()).get("text", "").strip()
+            return [Result(text, final=True)] if text else []
+        partial = json.loads(self._kaldi.PartialResult()).get("partial", "").strip()
+        if partial and partial != self._last_partial:
+            self._last_partial = partial
+            self.in_utterance = True
+            return [Result(partial, final=False)]
+        return []
+
+    def finish(self):
+        self.in_utterance = False
+        text = json.loads(self._kaldi.FinalResult()).get("text", "").strip()
+        return [Result(text, final=True)] if text else []
+
+    def close(self):
+        self._kaldi = None
+
+
+def load_engine(name, vosk_model_path):
+    """Pick the engine: `vosk`, `pocketsphinx`, or `auto` (Vosk when a model is present)."""
+    if name == "vosk":
+        return VoskEngine(vosk_model_path)
+    if name == "pocketsphinx":
+        return PocketSphinxEngine()
+    if name == "auto":
+        if vosk_model_path and Path(vosk_model_path).is_dir() and any(Path(vosk_model_path).iterdir()):
+            return VoskEngine(vosk_model_path)
+        return PocketSphinxEngine()
+    raise EngineUnavailable(f"ASR_ENGINE must be auto, vosk or pocketsphinx, not {name!r}")
+
+
+def init_app(app):
+    engine = load_engine(app.config["ASR_ENGINE"], app.config["VOSK_MODEL_PATH"])
+    log.info("speech engine: %s (%s)", engine.name, engine.model)
+    app.extensions["ivr.asr"] = engine

@@ -1,0 +1,104 @@
+"""Configuration read from the environment, with safe development defaults."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEV_AUTH_TOKEN = "dev-auth-token"
+DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
+DEV_SECRET_KEY = "dev-secret-key"
+
+
+def _float(env, key, default):
+    value = env.get(key)
+    return float(value) if value not in (None, "") else default
+
+
+def _int(env, key, default):
+    value = env.get(key)
+    return int(value) if value not in (None, "") else default
+
+
+def _list(env, key, default):
+    return tuple(item.strip() for item in env.get(key, default).split(",") if item.strip())
+
+
+def _bool(env, key, default):
+    value = env.get(key)
+    return default if value in (None, "") else value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def load_config(env=None):
+    """Return the app configuration as a flat dict of upper-case keys, grouped by prefix."""
+    env = os.environ if env is None else env
+    instance = ROOT / "instance"
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        "PORT": _int(env, "PORT", 5000),
+        "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        # simple-websocket closes a socket (1009) whose message exceeds this; Twilio's frames are ~300 bytes
+        "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 1024 * 1024},
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Twilio account and REST endpoint (a local stand-in in development and tests)
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", DEV_ACCOUNT_SID),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN),
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+        "TWILIO_API_TIMEOUT": _float(env, "TWILIO_API_TIMEOUT", 5.0),
+        "DATABASE_URL": env.get("DATABASE_URL", f"sqlite:///{instance / 'ivr.sqlite3'}"),
+        # Speech recognition
+        "ASR_ENGINE": env.get("ASR_ENGINE", "auto"),
+        "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", str(ROOT / "models" / "vosk")),
+        # Classifier and its thresholds
+        "TRIAGE_MODEL_PATH": env.get("TRIAGE_MODEL_PATH", str(ROOT / "models" / "triage.joblib")),
+        "TRIAGE_EMERGENCY_THRESHOLD": _float(env, "TRIAGE_EMERGENCY_THRESHOLD", 0.80),
+        "TRIAGE_CONFIDENT_THRESHOLD": _float(env, "TRIAGE_CONFIDENT_THRESHOLD", 0.60),
+        "TRIAGE_SPAM_HANGUP_THRESHOLD": _float(env, "TRIAGE_SPAM_HANGUP_THRESHOLD", 0.90),
+        # Where calls are dialled
+        "ROUTE_EMERGENCY": env.get("ROUTE_EMERGENCY", "+15005550101"),
+        "ROUTE_INQUIRY": env.get("ROUTE_INQUIRY", "+15005550102"),
+        "ROUTE_COMPLAINT": env.get("ROUTE_COMPLAINT", "+15005550103"),
+        "ROUTE_OPERATOR": env.get("ROUTE_OPERATOR", "+15005550100"),
+        "ROUTE_DIAL_TIMEOUT": _int(env, "ROUTE_DIAL_TIMEOUT", 20),
+        # The call script
+        "IVR_API_KEY": env.get("IVR_API_KEY", ""),
+        "IVR_LANGUAGE": env.get("IVR_LANGUAGE", "en-IN"),
+        "IVR_VOICE": env.get("IVR_VOICE", "Polly.Aditi"),
+        "IVR_LISTEN_SECONDS": _int(env, "IVR_LISTEN_SECONDS", 8),
+        "IVR_KEYPAD_TIMEOUT": _int(env, "IVR_KEYPAD_TIMEOUT", 6),
+        "IVR_DECISION_WAIT_SECONDS": _float(env, "IVR_DECISION_WAIT_SECONDS", 3.0),
+        "IVR_BLANK_VOICE_SECONDS": _float(env, "IVR_BLANK_VOICE_SECONDS", 0.3),
+        "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
+        # The control room: session cookies (Secure whenever the public URL is https) and live updates
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
+        or env.get("PUBLIC_URL", "").startswith("https://"),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "WEB_SESSION_HOURS": _int(env, "WEB_SESSION_HOURS", 12),
+        "WEB_PAGE_SIZE": _int(env, "WEB_PAGE_SIZE", 50),
+        "WEB_EVENTS_POLL_SECONDS": _float(env, "WEB_EVENTS_POLL_SECONDS", 0.3),
+        "WEB_EVENTS_MAX_SECONDS": _int(env, "WEB_EVENTS_MAX_SECONDS", 300),
+        **screening_config(env),
+    }
+
+
+def screening_config(env):
+    """SCREEN_*: caller screening, blank-call policy, callbacks, call floods, machine-generated audio."""
+    return {
+        "SCREEN_ENABLED": _bool(env, "SCREEN_ENABLED", True),
+        "SCREEN_GATE_RISK": _float(env, "SCREEN_GATE_RISK", 0.5),
+        "SCREEN_OWN_NUMBERS": _list(env, "SCREEN_OWN_NUMBERS", ""),
+        "SCREEN_EMERGENCY_CODES": _list(env, "SCREEN_EMERGENCY_CODES", "100,101,102,108,112,1090,1091,911,999"),
+        "SCREEN_REPEAT_CALLS": _int(env, "SCREEN_REPEAT_CALLS", 3),
+        "SCREEN_BLANK_WATCH": _int(env, "SCREEN_BLANK_WATCH", 4),
+        "SCREEN_BLANK_BLOCK": _int(env, "SCREEN_BLANK_BLOCK", 10),
+        "SCREEN_HOLD_HOURS": _float(env, "SCREEN_HOLD_HOURS", 24.0),
+        "SCREEN_CALLBACK_ATTEMPTS": _int(env, "SCREEN_CALLBACK_ATTEMPTS", 3),
+        "SCREEN_FLOOD_CALLERS": _int(env, "SCREEN_FLOOD_CALLERS", 5),
+        "SCREEN_FLOOD_SECONDS": _float(env, "SCREEN_FLOOD_SECONDS", 5.0),
+        "SCREEN_FLOOD_COOLDOWN": _float(env, "SCREEN_FLOOD_COOLDOWN", 300.0),
+        "SCREEN_SETTINGS_TTL": _float(env, "SCREEN_SETTINGS_TTL", 5.0),
+        "SCREEN_FINGERPRINT_SECONDS": _float(env, "SCREEN_FINGERPRINT_SECONDS", 5.0),
+        "SCREEN_FINGERPRINT_RECENT": _int(env, "SCREEN_FINGERPRINT_RECENT", 10000),
+        "SCREEN_PROMPT_SECONDS": _float(env, "SCREEN_PROMPT_SECONDS", 4.0),
+    }

@@ -1,0 +1,164 @@
+"""The call flow at each webhook: plain functions over the store, the classifier's stored reading and reconcile."""
+import logging
+import time
+from dataclasses import dataclass
+
+from ivr import policy, screening
+from ivr.store import calls, settings
+from ivr.triage import Classification, Decision, Thresholds, reconcile
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+HEARD_SLACK_SECONDS = 0.5   # recognition counts as caught up when it has heard to within this of the key press
+DIGITS = set("0123456789*#")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str                       # route | retry | blank | pass (the keypad gate let the caller through)
+    decision: Decision | None = None
+
+
+def clean_digit(raw):
+    """The key pressed, or None; anything that is not one DTMF key counts as 'other' ('?')."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    return raw if len(raw) == 1 and raw in DIGITS else "?"
+
+
+def clean_attempt(raw, maximum=MAX_ATTEMPTS):
+    """The attempt number from a query string, clamped to 1..maximum (garbage counts as 1)."""
+    try:
+        return min(max(int(raw), 1), maximum)
+    except (TypeError, ValueError):
+        return 1
+
+
+def incoming(db, sid, raw_from, to, region, stir="", config=None):
+    """Screen (unless SCREEN_ENABLED is off) and record a new call; returns the screening verdict."""
+    if config is not None and not config["SCREEN_ENABLED"]:
+        raw = (raw_from or "").strip()[:screening.MAX_NUMBER_CHARS]
+        verdict = screening.Screening(screening.normalise_number(raw, region) or raw or "unknown", "answer", 0.0, ())
+    else:
+        rules = None if config is None else \
+            screening.Rules.from_config(config, settings.overrides(db, config["SCREEN_SETTINGS_TTL"]))
+        verdict = screening.screen(db, raw_from, region, to, stir, rules)
+    calls.open_call(db, sid, verdict.number, (to or "")[:64], verdict.risk, verdict.reasons, verdict.flags,
+                    verdict.block_reason)
+    if verdict.action == "reject":
+        calls.claim_decision(db, sid, "reject", reasons=())
+    return verdict
+
+
+def after_gate(db, sid, digit, attempt, config):
+    """The keypad gate: 1 lets the caller through, 5 is a silent emergency, nothing at all is a blank call."""
+    call = calls.record_attempt(db, sid, digit)
+    if call is None:
+        log.warning("gate for unknown call %s", sid)
+        return Step("route", Decision("operator", (f"gate: {digit or 'none'}", "fault: unknown call id")))
+    if call.decision is not None:
+        return Step("route", stored_decision(call))
+    if digit == "5":
+        decision = Decision("operator", ("gate: 5", "keypad: 5"), ("silent-caller",))
+        return Step("route", _claim(db, sid, decision, digit, config))
+    # a wrong key twice still shows a person at the phone: let the normal menu sort them out
+    if digit == "1" or (digit is not None and attempt >= MAX_ATTEMPTS):
+        return Step("pass")
+    if attempt < MAX_ATTEMPTS:
+        return Step("retry")
+    decision = Decision("hangup", ("blank: no key at the keypad gate after the silent-caller prompt",))
+    if calls.claim_decision(db, sid, "blank", reasons=decision.reasons):
+        _count_blank(db, call, config)
+    return Step("blank", decision)
+
+
+def _claim(db, sid, decision, digit, config):
+    reasons = decision.reasons + tuple(f"flag: {f}" for f in decision.flags)
+    if calls.claim_decision(db, sid, _kind(decision), _department(decision), _target(decision, config), reasons,
+                            digit=digit):
+        return decision
+    return stored_decision(calls.get_call(db, sid))
+
+
+def _count_blank(db, call, config):
+    """Principle 1 for the policy too: a failing counter must not change what the caller hears."""
+    try:
+        policy.after_blank(db, call.sid, call.from_number, config)
+    except Exception:  # noqa: BLE001 - logged; the call has already been decided
+        log.exception("blank-call policy failed for %s", call.sid)
+
+
+def after_status(db, call):
+    """A final status with no decision: the caller dropped before we decided, so the callback desk rings back."""
+    try:
+        policy.after_drop(db, call)
+    except Exception:  # noqa: BLE001 - the status callback must still be acknowledged
+        log.exception("callback queue failed for %s", call.sid)
+
+
+def after_keypad(db, sid, digit, attempt, config):
+    """Decide the call after the keypad menu: route it, give a silent caller one more chance, or end it blank."""
+    arrived = time.time()
+    call = calls.record_attempt(db, sid, digit)
+    if call is None:
+        log.warning("keypad for unknown call %s", sid)
+        return Step("route", Decision("operator", (f"keypad: {digit or 'none'}", "fault: unknown call id")))
+    if call.decision is None:
+        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
+    if call.decision is not None:
+        return Step("route", stored_decision(call))
+    if digit is None and _blank(call, config):
+        if attempt < MAX_ATTEMPTS:
+            return Step("retry")
+        decision = Decision("hangup", ("blank: no speech and no key after the silent-caller prompt",))
+        if calls.claim_decision(db, sid, "blank", reasons=decision.reasons):
+            _count_blank(db, call, config)
+        return Step("blank", decision)
+    return Step("route", settle(db, sid, call, digit, config))
+
+
+def settle(db, sid, call, digit, config, tries=3):
+    """Reconcile and record the decision; if an early route holds the claim, follow it (or retry if released)."""
+    for _ in range(tries):
+        decision = decide(call, digit, config)
+        reasons = decision.reasons + tuple(f"flag: {f}" for f in decision.flags)
+        if calls.claim_decision(db, sid, _kind(decision), _department(decision), _target(decision, config),
+                                reasons, digit=digit):
+            return decision
+        call = calls.get_call(db, sid)
+        if call.decision is not None:
+            return stored_decision(call)
+    return Decision("operator", ("fault: decision kept changing hands",))
+
+
+def stored_decision(call):
+    """The decision another step already recorded (an early live-update route, usually)."""
+    route = call.department if call.decision == "dial" and call.department else "hangup"
+    return Decision(route, tuple(call.reasons))
+
+
+def decide(call, digit, config):
+    reading = Classification(call.label, call.confidence or 0.0, call.probabilities or {})
+    faults = list(call.faults or [])
+    if call.stream_started_at is None:
+        faults.append("media stream never connected")
+    return reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
+
+
+def _blank(call, config):
+    return not call.transcript and call.voice_seconds < config["IVR_BLANK_VOICE_SECONDS"] and not call.faults \
+        and call.stream_started_at is not None
+
+
+def _kind(decision):
+    return "hangup" if decision.route == "hangup" else "dial"
+
+
+def _department(decision):
+    return None if decision.route == "hangup" else decision.route
+
+
+def _target(decision, config):
+    return None if decision.route == "hangup" else config[f"ROUTE_{decision.route.upper()}"]

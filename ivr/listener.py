@@ -1,0 +1,113 @@
+"""What the app does with a call's speech: store it, classify it, and route a clear emergency at once."""
+import functools
+import logging
+import time
+
+from ivr import robocall, routing
+from ivr.extract import extract
+from ivr.store import calls
+from ivr.triage import NO_CLASS, Thresholds, reconcile
+
+log = logging.getLogger(__name__)
+
+PARTIAL_EVERY_SECONDS = 0.5
+
+
+def guarded(method):
+    """A storage or routing error is logged and counted as a fault; it must not kill the media stream."""
+
+    @functools.wraps(method)
+    def wrapper(self, sid, *args):
+        try:
+            return method(self, sid, *args)
+        except Exception:  # noqa: BLE001 - the keypad step still routes the caller, to a human if need be
+            log.exception("%s for %s failed", method.__name__, sid)
+            self.errors += 1
+            return None
+
+    return wrapper
+
+
+class CallListener:
+    """Receives one stream's results (see ivr.media.CallMedia) and acts on them."""
+
+    def __init__(self, db, classifier, live, config, dialled_urls, fingerprints=None):
+        self.db, self.classifier, self.live, self.config = db, classifier, live, config
+        self.fingerprints = fingerprints   # the process's FingerprintIndex (ivr.robocall); None: not matched
+        self.thresholds = Thresholds.from_config(config)
+        self.dialled_urls = dialled_urls   # absolute Dial action URL per route (live updates need absolute URLs)
+        self._last_partial = 0.0
+        self._last_progress = 0.0
+        self.errors = 0
+
+    @guarded
+    def started(self, sid):
+        if calls.get_call(self.db, sid) is None:
+            return False
+        calls.note_stream_start(self.db, sid)
+        return True
+
+    @guarded
+    def partial(self, sid, text, voice_seconds):
+        now = time.monotonic()
+        if now - self._last_partial >= PARTIAL_EVERY_SECONDS:
+            self._last_partial = now
+            calls.set_partial(self.db, sid, text, voice_seconds)
+
+    @guarded
+    def progress(self, sid, heard_until):
+        """How far recognition has got through the caller's audio (written at most every half second)."""
+        now = time.monotonic()
+        if now - self._last_progress >= PARTIAL_EVERY_SECONDS:
+            self._last_progress = now
+            calls.set_heard(self.db, sid, heard_until)
+
+    @guarded
+    def utterance(self, sid, is_open):
+        calls.set_utterance_open(self.db, sid, is_open)
+
+    @guarded
+    def final(self, sid, text, transcript, voice_seconds):
+        """Store the utterance with the classification of everything said so far; route an emergency now."""
+        try:
+            reading = self.classifier.classify(transcript)
+        except Exception as error:  # noqa: BLE001 - a broken classifier sends the caller to a human
+            log.exception("classifier failed on %s", sid)
+            calls.add_fault(self.db, sid, f"classifier failed: {error}")
+            reading = NO_CLASS
+        calls.add_final(self.db, sid, text, voice_seconds, reading, extract(transcript))
+        if reading.label == "emergency" and reading.confidence >= self.thresholds.emergency:
+            self.route_now(sid, reading)
+
+    def route_now(self, sid, reading):
+        """Claim the decision and steer the live call to the emergency desk before the keypad menu."""
+        decision = reconcile(None, reading, self.thresholds)
+        reasons = decision.reasons + ("early: routed while the caller was speaking",)
+        target = routing.target_for(decision.route, self.config)
+        if not calls.claim_decision(self.db, sid, "dial", decision.route, target, reasons, early=True):
+            return
+        twiml = routing.dial_twiml(decision.route, self.config, self.dialled_urls[decision.route])
+        try:
+            self.live.redirect(sid, twiml)
+            log.info("%s routed early to %s (%s)", sid, decision.route, reading.reason)
+        except routing.RoutingError as error:
+            log.error("%s; the keypad step will decide", error)
+            calls.release_decision(self.db, sid, f"early route failed: {error}")
+
+    @guarded
+    def machine(self, sid, finding):
+        """A sign of a machine in the caller's audio (tone, talk-over) or the audio fingerprint."""
+        if finding.flag == "fingerprint" and self.fingerprints is None:
+            return None
+        return robocall.on_finding(self.db, self.fingerprints, sid, finding)
+
+    @guarded
+    def fault(self, sid, what):
+        if sid:
+            calls.add_fault(self.db, sid, what)
+
+    @guarded
+    def stopped(self, sid, transcript, voice_seconds):
+        calls.close_call(self.db, sid, None, end_stream=True)
+        calls.set_heard(self.db, sid, time.time())   # nothing more will come: nobody waits for it
+        log.info("stream for %s stopped: %.1f s of voice, transcript %r", sid, voice_seconds, transcript[:200])

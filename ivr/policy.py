@@ -1,0 +1,56 @@
+"""Blank-call policy and the callback desk: what happens to a number after its call ends blank or drops.
+
+Counters and holds live in the database, so every gunicorn process applies the same policy.
+"""
+import logging
+from datetime import datetime, timezone
+
+import phonenumbers
+
+from ivr.store import callbacks, calls, holds, signals
+
+log = logging.getLogger(__name__)
+
+
+def countable(number):
+    """Only real numbers are counted, held or called back: a block on 'anonymous' would hit every withheld caller."""
+    if not number or not number.startswith("+"):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def after_blank(db, sid, number, config, now=None):
+    """Count a blank call; watch-list and block at the thresholds; queue a callback unless the number is on watch."""
+    now = now or datetime.now(timezone.utc)
+    if not countable(number):
+        return None
+    was_watched = holds.active(db, number, "watch", now) is not None
+    count = holds.count_blank(db, number, now)
+    hours = config["SCREEN_HOLD_HOURS"]
+    if count >= config["SCREEN_BLANK_WATCH"]:
+        holds.place(db, number, "watch", f"{count} blank calls on {now:%Y-%m-%d}", now, hours)
+    if count >= config["SCREEN_BLANK_BLOCK"]:
+        _block(db, number, count, now, hours)
+    if not was_watched:
+        callbacks.queue(db, sid, number, "blank")
+    return count
+
+
+def _block(db, number, count, now, hours):
+    if signals.had_emergency(db, number, now):
+        log.warning("%s: %d blank calls today but a real emergency in the last 24 h: not blocked", number, count)
+        return None
+    hold = holds.place(db, number, "block", f"{count} blank calls on {now:%Y-%m-%d}", now, hours)
+    log.warning("%s blocked until %s: %s", number, hold.expires_at, hold.reason)
+    return hold
+
+
+def after_drop(db, call):
+    """A call that ended before any decision was made goes to the callback desk."""
+    if call.decision is None and call.status in calls.FINAL_STATUSES \
+            and countable(call.from_number):
+        return callbacks.queue(db, call.sid, call.from_number, "dropped")
+    return None

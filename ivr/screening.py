@@ -1,0 +1,208 @@
+"""Screening a caller before the call is answered.
+
+Each check is a small function of (caller, facts, rules) returning (score, reason) or None; `combine`
+turns the findings into a risk and an action. Only the spam list and policy blocks reject: risk alone
+never does. High risk, or a flooded line, answers behind a keypad gate ("press 1 to reach the police").
+"""
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from ivr.flood import in_flood
+from ivr.store import floods, signals
+
+log = logging.getLogger(__name__)
+
+WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", "266696687", "+"}
+MAX_NUMBER_CHARS = 64
+RARE_TYPES = {PhoneNumberType.PREMIUM_RATE: "premium rate", PhoneNumberType.SHARED_COST: "shared cost",
+              PhoneNumberType.UNKNOWN: "unknown type"}
+FLAGS = {"caller-id": "caller-id", "number-type": "caller-id", "spoof": "spoof-risk", "stir": "spoof-risk",
+         "repeat": "repeat-caller", "watch-list": "watch-list", "flood": "flood"}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Screening thresholds and lists (SCREEN_* configuration)."""
+    gate_risk: float = 0.5
+    own_numbers: frozenset = frozenset()
+    emergency_codes: frozenset = frozenset({"100", "101", "102", "108", "112", "1090", "1091", "911", "999"})
+    repeat_calls: int = 3
+    flood_callers: int = 5
+    flood_seconds: float = 5.0
+    flood_cooldown: float = 300.0
+
+    @classmethod
+    def from_config(cls, config, overrides=None):
+        """Rules from the app config, with any thresholds an operator changed at run time on top."""
+        config = {**config, **(overrides or {})}
+        own = {config.get(f"ROUTE_{desk}", "") for desk in ("EMERGENCY", "INQUIRY", "COMPLAINT", "OPERATOR")}
+        return cls(config["SCREEN_GATE_RISK"], frozenset(filter(None, own | set(config["SCREEN_OWN_NUMBERS"]))),
+                   frozenset(config["SCREEN_EMERGENCY_CODES"]), config["SCREEN_REPEAT_CALLS"],
+                   config["SCREEN_FLOOD_CALLERS"], config["SCREEN_FLOOD_SECONDS"], config["SCREEN_FLOOD_COOLDOWN"])
+
+
+@dataclass(frozen=True)
+class Caller:
+    raw: str                 # the caller ID as sent, trimmed and cut to MAX_NUMBER_CHARS
+    number: str | None       # E.164 when it parses
+    line: str                # the number dialled (To)
+    stir: str                # StirVerstat, empty when absent
+    valid: bool = False      # a number some network could have issued (phonenumbers)
+    kind: int | None = None  # phonenumbers.PhoneNumberType when valid
+
+    @classmethod
+    def read(cls, raw_from, to, stir, region):
+        """Parse the caller ID once (phonenumbers is the slowest part of screening after the database)."""
+        raw = (raw_from or "").strip()[:MAX_NUMBER_CHARS]
+        number = normalise_number(raw, region)
+        parsed = phonenumbers.parse(number) if number else None
+        valid = parsed is not None and phonenumbers.is_valid_number(parsed)
+        return cls(raw, number, (to or "").strip()[:64], (stir or "").strip()[:64], valid,
+                   phonenumbers.number_type(parsed) if valid else None)
+
+
+@dataclass(frozen=True)
+class Screening:
+    number: str             # E.164 when it parses, else the raw caller ID (trimmed)
+    action: str             # answer | gate | reject
+    risk: float
+    reasons: tuple
+    flags: tuple = field(default=())
+    block_reason: str | None = None
+
+
+def normalise_number(raw, region="IN"):
+    """E.164 form of a dialable number, or None when it cannot be parsed as one."""
+    raw = (raw or "").strip()[:MAX_NUMBER_CHARS]
+    if raw.lower().startswith(("sip:", "sips:")):
+        raw = raw.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _withheld(raw):
+    return raw.strip().lower() in WITHHELD
+
+
+def check_withheld(caller, facts, rules):
+    if _withheld(caller.raw):
+        return 0.3, "caller-id: withheld"
+    return None
+
+
+def check_valid(caller, facts, rules):
+    if _withheld(caller.raw) or _digits(caller.raw) in rules.emergency_codes:
+        return None
+    return None if caller.valid else (0.3, "caller-id: not a valid number")
+
+
+def check_number_type(caller, facts, rules):
+    kind = RARE_TYPES.get(caller.kind) if caller.valid else None
+    return (0.2, f"number-type: {kind}") if kind else None
+
+
+def check_spoofed_line(caller, facts, rules):
+    """Caller ID showing one of our own lines, or an emergency short code, is a classic spoof."""
+    if caller.number and (caller.number in rules.own_numbers or caller.number == caller.line):
+        return 0.6, f"spoof: caller ID is our own line {caller.number}"
+    if _digits(caller.raw) in rules.emergency_codes:
+        return 0.6, f"spoof: caller ID is the emergency short code {_digits(caller.raw)}"
+    return None
+
+
+def check_stir(caller, facts, rules):
+    """STIR/SHAKEN verdict: a failed attestation raises risk; no verdict at all is neutral."""
+    if "failed" in caller.stir.lower():
+        return 0.4, f"stir: {caller.stir}"
+    if caller.stir.lower() == "no-tn-validation":
+        return 0.1, f"stir: {caller.stir}"
+    return None
+
+
+def check_repeat(caller, facts, rules):
+    """The same number again and again within the hour: autodialler or prank more often than not."""
+    if facts.calls_last_hour + 1 >= rules.repeat_calls and caller.number:
+        return min(0.1 * (facts.calls_last_hour + 2 - rules.repeat_calls), 0.3), \
+            f"repeat: call {facts.calls_last_hour + 1} from this number within the hour"
+    return None
+
+
+def check_watch(caller, facts, rules):
+    if facts.watch is not None:
+        return 0.3, f"watch-list: {facts.watch.reason}"
+    return None
+
+
+def check_flood(caller, facts, rules):
+    """Flood mode is not risk of this caller: it puts every caller on the line behind the gate."""
+    callers = len(facts.line_callers | {caller.number or caller.raw})
+    if caller.line and in_flood(callers, rules.flood_callers):
+        return 0.0, f"flood: {callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
+    return None
+
+
+CHECKS = (check_withheld, check_valid, check_number_type, check_spoofed_line, check_stir, check_repeat,
+          check_watch, check_flood)
+
+
+def combine(number, findings, rules):
+    """Risk = sum of scores (at most 1); gate when risk reaches the threshold or the line is flooded."""
+    risk = round(min(1.0, sum(score for score, _ in findings)), 3)
+    reasons = tuple(reason for _, reason in findings)
+    flags = tuple(dict.fromkeys(FLAGS[reason.split(":", 1)[0]] for reason in reasons))
+    gate = risk >= rules.gate_risk or "flood" in flags
+    if gate:
+        reasons += (f"gate: {'line in flood mode' if 'flood' in flags else f'risk {risk:.2f}'}",)
+        flags += ("gate",)
+    return Screening(number, "gate" if gate else "answer", risk, reasons, flags)
+
+
+def rejection(number, facts):
+    """The spam list or a policy block: the only reasons a call is rejected unanswered."""
+    if facts.spam is not None:
+        listed = facts.spam
+        by = f" by {listed.added_by}" if listed.added_by else ""
+        reason = f"spam-list: {listed.reason or 'listed'} (added{by} on {listed.created_at:%Y-%m-%d})"
+        if listed.number.endswith(signals.PREFIX_MARK):
+            reason += f" [range {listed.number}]"
+        return Screening(number, "reject", 1.0, (reason,), ("spam-list",), reason)
+    if facts.block is not None:
+        reason = f"policy-block: {facts.block.reason} (until {signals.aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
+        return Screening(number, "reject", 1.0, (reason,), ("blocked",), reason)
+    return None
+
+
+def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
+    """Screen a caller ID: spam list and policy blocks reject; the checks give risk, reasons and the action."""
+    rules, now = rules or Rules(), now or datetime.now(timezone.utc)
+    caller = Caller.read(raw_from, to, stir, region)
+    number = caller.number or caller.raw or "unknown"
+    facts = signals.gather(db, number, caller.line, now, rules.flood_seconds, rules.flood_callers)
+    verdict = rejection(number, facts)
+    if verdict is not None:
+        return verdict
+    verdict = combine(number, [found for check in CHECKS if (found := check(caller, facts, rules)) is not None],
+                      rules)
+    if "flood" in verdict.flags:
+        _alert(db, caller.line, len(facts.line_callers | {number}), rules, now)
+    return verdict
+
+
+def _alert(db, line, callers, rules, now):
+    alert = floods.raise_alert(db, line, callers, rules.flood_seconds, now, rules.flood_cooldown)
+    if alert is not None:
+        log.warning("call flood on %s: %d distinct callers within %g s (alert %d)", line, callers,
+                    rules.flood_seconds, alert.id)
+
+
+def _digits(raw):
+    return "".join(ch for ch in raw if ch.isdigit()) if len(raw) <= MAX_NUMBER_CHARS else ""

@@ -1,0 +1,127 @@
+"""Control-room commands for screening: `flask --app ivr block|callbacks|floods ...`."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ivr.screening import normalise_number
+from ivr.store import callbacks as callback_store
+from ivr.store import floods as flood_store
+from ivr.store import holds
+from ivr.store import settings as settings_store
+from ivr.store.callbacks import OUTCOMES
+from ivr.store.floods import STATUSES
+from ivr.store.models import utcnow
+from ivr.store.signals import aware
+
+block = AppGroup("block", help="Blank-call policy: numbers on the watch-list or temporarily blocked.")
+callbacks = AppGroup("callbacks", help="The callback desk: dropped and blank calls to ring back.")
+floods = AppGroup("floods", help="Call-flood alerts: new -> investigating -> closed.")
+
+
+def _db():
+    return current_app.extensions["ivr.db"]
+
+
+@block.command("list")
+def block_list():
+    """List the holds in force: blocks, then the watch-list."""
+    for hold in holds.active_holds(_db(), utcnow()):
+        click.echo(f"{hold.kind}\t{hold.number}\tuntil {aware(hold.expires_at):%Y-%m-%d %H:%M} UTC\t{hold.reason}")
+
+
+@block.command("lift")
+@click.argument("number")
+@click.option("--by", default="cli", show_default=True, help="Who lifted it (kept with the hold).")
+def block_lift(number, by):
+    """Lift NUMBER's block and watch-list entry (and clear today's blank count)."""
+    parsed = normalise_number(number, current_app.config["IVR_DEFAULT_REGION"])
+    if parsed is None:
+        raise click.BadParameter(f"{number!r} is not a phone number", param_hint="NUMBER")
+    lifted = holds.lift(_db(), parsed, by)
+    if not lifted:
+        raise click.ClickException(f"{parsed} has no block or watch-list entry in force")
+    click.echo(f"lifted {lifted} hold(s) on {parsed}")
+
+
+@callbacks.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Include finished and given-up callbacks.")
+def callbacks_list(include_closed):
+    """List callbacks to work, oldest first."""
+    for entry in callback_store.pending(_db(), include_closed):
+        last = entry.outcomes[-1]["outcome"] if entry.outcomes else "-"
+        click.echo(f"{entry.id}\t{entry.number}\t{entry.why}\t{entry.status}\t"
+                   f"attempts {entry.attempts}\tlast {last}\t{aware(entry.created_at):%Y-%m-%d %H:%M}")
+
+
+@callbacks.command("attempt")
+@click.argument("callback_id", type=int)
+@click.option("--outcome", required=True, type=click.Choice(OUTCOMES))
+@click.option("--note", default="", help="What was said or found.")
+@click.option("--by", default="cli", show_default=True)
+def callbacks_attempt(callback_id, outcome, note, by):
+    """Record one attempt to ring back callback ID."""
+    entry, recorded = callback_store.record_attempt(_db(), callback_id, outcome, note, by[:64],
+                                                    current_app.config["SCREEN_CALLBACK_ATTEMPTS"])
+    if entry is None:
+        raise click.ClickException(f"no callback {callback_id}")
+    if not recorded:
+        raise click.ClickException(f"callback {callback_id} is already {entry.status}")
+    click.echo(f"callback {entry.id}: attempt {entry.attempts} {outcome}; now {entry.status}")
+
+
+@floods.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed alerts.")
+def floods_list(include_closed):
+    """List flood alerts, newest first."""
+    for alert in flood_store.alerts(_db(), include_closed):
+        click.echo(f"{alert.id}\t{alert.line}\t{alert.status}\t{alert.callers} callers in {alert.window_seconds:g} s\t"
+                   f"{aware(alert.created_at):%Y-%m-%d %H:%M:%S}")
+
+
+@floods.command("move")
+@click.argument("alert_id", type=int)
+@click.argument("status", type=click.Choice(sorted(STATUSES)))
+@click.option("--note", default="", help="What was found or done.")
+@click.option("--by", default="cli", show_default=True)
+def floods_move(alert_id, status, note, by):
+    """Move flood alert ALERT_ID to STATUS with a note."""
+    alert, error = flood_store.move(_db(), alert_id, status, note, by[:64])
+    if error:
+        raise click.ClickException(error)
+    click.echo(f"flood alert {alert.id}: {alert.status}")
+
+
+@floods.command("set")
+@click.option("--callers", type=click.IntRange(2, 10_000), help="Distinct callers that make a flood.")
+@click.option("--seconds", type=click.FloatRange(0.5, 3600), help="The sliding window, in seconds.")
+@click.option("--cooldown", type=click.FloatRange(0, 86_400), help="Seconds between alerts for one line.")
+@click.option("--by", default="cli", show_default=True)
+def floods_set(callers, seconds, cooldown, by):
+    """Change the flood thresholds now, for every process (within SCREEN_SETTINGS_TTL seconds)."""
+    changes = {"SCREEN_FLOOD_CALLERS": callers, "SCREEN_FLOOD_SECONDS": seconds, "SCREEN_FLOOD_COOLDOWN": cooldown}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if not changes:
+        raise click.UsageError("give at least one of --callers, --seconds, --cooldown")
+    for key, value in changes.items():
+        settings_store.put(_db(), key, float(value), by)
+    floods_settings.callback(reset=False)
+
+
+@floods.command("settings")
+@click.option("--reset", is_flag=True, help="Drop the run-time values: back to the environment's.")
+def floods_settings(reset):
+    """Show the flood thresholds in force (run-time values marked with who set them)."""
+    stored = {setting.key: setting for setting in settings_store.all_settings(_db())}
+    for key in settings_store.TUNABLE:
+        if reset and key in stored:
+            settings_store.clear(_db(), key)
+            del stored[key]
+        setting = stored.get(key)
+        value = setting.value if setting else current_app.config[key]
+        source = f"set by {setting.updated_by} at {aware(setting.updated_at):%Y-%m-%d %H:%M} UTC" if setting else "environment"
+        click.echo(f"{key}\t{settings_store.TUNABLE[key](value):g}\t{source}")
+
+
+def init_app(app):
+    for group in (block, callbacks, floods):
+        app.cli.add_command(group)

@@ -1,0 +1,145 @@
+"""Queries on calls. Each function is one short transaction, safe to call from any thread or process."""
+import time
+
+from sqlalchemy import select, update
+
+from ivr.store import upsert
+from ivr.store.models import Call, utcnow
+
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def get_call(db, sid):
+    with db.reader() as session:
+        return session.scalar(select(Call).where(Call.sid == sid))
+
+
+def _locked(session, sid):
+    """The call row, locked until commit (PostgreSQL; SQLite transactions already hold the write lock)."""
+    return session.scalar(select(Call).where(Call.sid == sid).with_for_update())
+
+
+def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=(), block_reason=None):
+    """Create the call record; a retried (or concurrent) webhook for the same sid gets the existing one."""
+    with db.session() as session:
+        session.execute(upsert(session, Call).values(
+            sid=sid, from_number=from_number, to_number=to_number, risk=risk, reasons=list(reasons), faults=[],
+            status="ringing", flags=list(flags), block_reason=block_reason)
+            .on_conflict_do_nothing(index_elements=[Call.sid]))
+        return session.scalar(select(Call).where(Call.sid == sid))
+
+
+def claim_decision(db, sid, decision, department=None, target=None, reasons=(), early=False, digit=None):
+    """Record the call's routing decision unless one is already recorded; True if this call made it."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is None or call.decision is not None:
+            return False
+        values = dict(decision=decision, department=department, route_target=target, routed_early=early,
+                      decided_at=utcnow(), reasons=list(call.reasons or []) + list(reasons))
+        if digit is not None:
+            values["digit"] = digit
+        result = session.execute(update(Call).where(Call.sid == sid, Call.decision.is_(None)).values(**values))
+        return result.rowcount == 1
+
+
+def release_decision(db, sid, reason):
+    """Undo an early claim whose live update failed, so the keypad step decides instead."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is not None:
+            call.decision = call.department = call.route_target = call.decided_at = None
+            call.routed_early = False
+            call.faults = list(call.faults or []) + [reason]
+
+
+def note_stream_start(db, sid):
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(stream_started_at=utcnow()))
+
+
+def set_utterance_open(db, sid, is_open):
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(utterance_open=is_open))
+
+
+def set_heard(db, sid, until):
+    """Record that the caller's audio up to `until` (unix time) has been recognised."""
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(heard_until=until))
+
+
+def set_partial(db, sid, text, voice_seconds):
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(partial_transcript=text,
+                                                                    voice_seconds=voice_seconds))
+
+
+def add_final(db, sid, text, voice_seconds, result=None, entities=None):
+    """Append a finished utterance; store the classification (and entities) of the whole transcript so far."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is None:
+            return None
+        call.transcript = " ".join(part for part in (call.transcript, text) if part)
+        call.partial_transcript = ""
+        call.voice_seconds = voice_seconds
+        call.utterance_open = False
+        if result is not None:
+            call.label, call.confidence, call.probabilities = result.label, result.confidence, result.probabilities
+        if entities is not None:
+            call.entities = entities
+        return call
+
+
+def add_fault(db, sid, fault):
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is not None:
+            call.faults = list(call.faults or []) + [fault]
+
+
+def record_attempt(db, sid, digit):
+    """Count one pass through the keypad menu and remember the digit pressed, if any."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is None:
+            return None
+        call.attempts += 1
+        if digit is not None:
+            call.digit = digit
+        return call
+
+
+def close_call(db, sid, status, duration=None, end_stream=False):
+    """Record a status callback; a final status is kept once and never reopened by a late retry."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is None:
+            return None
+        if end_stream:
+            call.utterance_open = False
+        if call.status not in FINAL_STATUSES and status:
+            call.status = status
+            if status in FINAL_STATUSES:
+                call.ended_at = utcnow()
+        if duration is not None and call.duration is None:
+            call.duration = duration
+        return call
+
+
+def wait_until_settled(db, sid, timeout, heard_by=None, interval=0.1):
+    """Poll (bounded) until no utterance is open and recognition has heard the audio up to `heard_by`.
+
+    The media stream may live in another process; when recognition lags behind the caller, the words
+    said just before the keypad are still queued, so the decision waits for them too.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        call = get_call(db, sid)
+        if call is None or time.monotonic() >= deadline:
+            return call
+        behind = heard_by is not None and call.heard_until is not None and call.heard_until < heard_by
+        if not call.utterance_open and not behind:
+            return call
+        time.sleep(interval)

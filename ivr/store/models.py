@@ -1,0 +1,205 @@
+"""Typed SQLAlchemy models. The schema itself changes only through Alembic revisions."""
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def _digits_reversed(context):
+    number = context.get_current_parameters().get("from_number") or ""
+    return reversed_digits(number)
+
+
+def reversed_digits(text):
+    """The digits of TEXT, last first (at most 32)."""
+    return "".join(ch for ch in text if ch.isdigit())[::-1][:32]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Call(Base):
+    """One phone call, from the first webhook to the final status callback."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(64), index=True)
+    to_number: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="ringing")
+    duration: Mapped[int | None] = mapped_column(Integer)
+    stream_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    utterance_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    voice_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    transcript: Mapped[str] = mapped_column(Text, default="")
+    partial_transcript: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    probabilities: Mapped[dict | None] = mapped_column(JSON)
+    digit: Mapped[str | None] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(16))
+    route_target: Mapped[str | None] = mapped_column(String(128))
+    routed_early: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    risk: Mapped[float] = mapped_column(Float, default=0.0)
+    faults: Mapped[list] = mapped_column(JSON, default=list)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    entities: Mapped[dict | None] = mapped_column(JSON)   # phones, places, names heard (ivr.extract)
+    # Unix time up to which the caller's audio has been through speech recognition (lags when overloaded)
+    heard_until: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[list] = mapped_column(JSON, default=list)         # screening flags: gate, flood, robocall, ...
+    # what the caller's audio gave away mid-call (robocall, tones, talk-over); kept apart from `reasons`,
+    # which the decision step rewrites, so neither writer can lose the other's entries
+    audio_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    block_reason: Mapped[str | None] = mapped_column(String(300))   # why the call was rejected unanswered
+    # The control room polls this to push changes live; onupdate keeps it fresh for every store write.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    operator_label: Mapped[str | None] = mapped_column(String(16))
+    operator_label_by: Mapped[str | None] = mapped_column(String(64))
+    operator_label_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # The caller's digits reversed: "number ends with 45678" becomes an indexed prefix search.
+    from_digits_reversed: Mapped[str] = mapped_column(String(32), default=_digits_reversed)
+
+    __table_args__ = (
+        Index("ix_calls_from_digits_reversed", "from_digits_reversed",
+              postgresql_ops={"from_digits_reversed": "varchar_pattern_ops"}),
+        # the flood window counts distinct callers per dialled line from this index
+        Index("ix_calls_to_number_created_at", "to_number", "created_at"),
+    )
+
+
+class SpamNumber(Base):
+    """A caller number whose calls are rejected before they are answered."""
+
+    __tablename__ = "spam_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    added_by: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(32), default="cli")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BlankCount(Base):
+    """Blank calls from one number on one (UTC) day: the blank-call policy's counter."""
+
+    __tablename__ = "blank_counts"
+    __table_args__ = (UniqueConstraint("number", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    blank_calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NumberHold(Base):
+    """A policy entry on a number: `watch` (answered with more risk) or `block` (rejected) until it expires."""
+
+    __tablename__ = "number_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Callback(Base):
+    """A caller the control room should ring back: dropped before a decision, or blank and not on watch."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    number: Mapped[str] = mapped_column(String(32))
+    why: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)   # pending | done | given-up
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcomes: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FloodAlert(Base):
+    """Many distinct callers on one dialled line within seconds; worked new -> investigating -> closed."""
+
+    __tablename__ = "flood_alerts"
+    __table_args__ = (UniqueConstraint("line", "bucket"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(String(64))
+    bucket: Mapped[int] = mapped_column(Integer)     # start time // cooldown: two processes cannot both raise one
+    callers: Mapped[int] = mapped_column(Integer)
+    window_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AudioFingerprint(Base):
+    """Landmark hashes of the first seconds of a call's audio, matched against recent calls."""
+
+    __tablename__ = "audio_fingerprints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    number: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)   # uint32 pairs (hash, frame), little-endian
+
+
+class ScreenSetting(Base):
+    """A screening threshold changed at run time by an operator; overrides its SCREEN_* environment value."""
+
+    __tablename__ = "screen_settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Operator(Base):
+    """A control-room user: operators triage calls, admins also manage the spam list and read the audit log."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One operator or API action: who did what to which record, with the record before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128), default="", index=True)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)

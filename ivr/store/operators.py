@@ -1,0 +1,53 @@
+"""Queries on control-room operators. Passwords are stored only as salted scrypt hashes (werkzeug)."""
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ivr.store.models import Operator, utcnow
+
+ROLES = ("operator", "admin")
+MIN_PASSWORD_CHARS = 10
+# Checked against when the name is unknown, so a login takes as long whether or not the name exists.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+
+def create(db, name, password, role="operator"):
+    """Create an operator or reset an existing one's password and role; returns the stored operator."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_CHARS} characters")
+    with db.session() as session:
+        operator = session.scalar(select(Operator).where(Operator.name == name))
+        if operator is None:
+            operator = Operator(name=name)
+            session.add(operator)
+        operator.password_hash, operator.role, operator.active = generate_password_hash(password), role, True
+        return operator
+
+
+def authenticate(db, name, password):
+    """The active operator with this name and password, or None."""
+    with db.session() as session:
+        operator = session.scalar(select(Operator).where(Operator.name == name, Operator.active.is_(True)))
+        if operator is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        if not check_password_hash(operator.password_hash, password):
+            return None
+        operator.last_login_at = utcnow()
+        return operator
+
+
+def get(db, operator_id):
+    with db.session() as session:
+        return session.get(Operator, operator_id)
+
+
+def count(db):
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(Operator))
+
+
+def deactivate(db, name):
+    with db.session() as session:
+        return session.execute(update(Operator).where(Operator.name == name).values(active=False)).rowcount > 0

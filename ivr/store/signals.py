@@ -1,0 +1,87 @@
+"""Queries that screening reads before a call is answered: one session, a few indexed lookups."""
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, func, or_, select, update
+
+from ivr.store.models import Call, NumberHold, SpamNumber
+
+PREFIX_MARK = "*"     # a spam-list entry ending in * covers every number that starts with it
+
+
+@dataclass(frozen=True)
+class Facts:
+    spam: object = None       # row: number, reason, added_by, created_at
+    block: object = None      # row: kind, reason, expires_at
+    watch: object = None
+    calls_last_hour: int = 0
+    line_callers: frozenset = frozenset()   # distinct caller numbers on the dialled line inside the flood window
+
+
+def aware(moment):
+    """SQLite hands datetimes back without a zone; they are stored in UTC."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def spam_keys(number):
+    """The exact number and every prefix entry that could cover it (`+91981*`, ...)."""
+    return [number] + [number[:end] + PREFIX_MARK for end in range(2, len(number) + 1)]
+
+
+_SPAM = select(SpamNumber.number, SpamNumber.reason, SpamNumber.added_by, SpamNumber.created_at).where(SpamNumber.number.in_(bindparam("keys", expanding=True)))
+_HOLDS = select(NumberHold.kind, NumberHold.reason, NumberHold.expires_at).where(NumberHold.number == bindparam("number"), NumberHold.lifted_at.is_(None),
+                                  NumberHold.expires_at > bindparam("now"))
+_RECENT = select(func.count()).select_from(Call).where(Call.from_number == bindparam("number"),
+                                                       Call.created_at >= bindparam("hour_ago"))
+_LINE_CALLERS = select(Call.from_number).where(Call.to_number == bindparam("line"),
+                                               Call.created_at >= bindparam("window_start")) \
+    .distinct().limit(bindparam("most"))
+
+
+def gather(db, number, line, now, flood_seconds, flood_callers):
+    """Everything screening needs to know about a caller and the dialled line: one connection, four indexed
+    lookups, Core statements built once (building ORM queries per call cost more than running them)."""
+    with db.engine.connect() as conn:
+        spam = None
+        if number.startswith("+"):
+            entries = conn.execute(_SPAM, {"keys": spam_keys(number)})
+            spam = max(entries, key=lambda entry: len(entry.number), default=None)   # the most specific entry
+        holds = list(conn.execute(_HOLDS, {"number": number, "now": now}))
+        recent = conn.execute(_RECENT, {"number": number, "hour_ago": now - timedelta(hours=1)}).scalar()
+        callers = conn.execute(_LINE_CALLERS, {"line": line, "window_start": now - timedelta(seconds=flood_seconds),
+                                               "most": flood_callers}).scalars() if line else ()
+        return Facts(spam, _first(holds, "block"), _first(holds, "watch"), recent, frozenset(callers))
+
+
+def _first(holds, kind):
+    return next((hold for hold in holds if hold.kind == kind), None)
+
+
+def had_emergency(db, number, now, hours=24):
+    """Did this number have a real emergency (emergency desk, or a silent caller's 5) in the last hours?"""
+    with db.session() as session:
+        found = session.scalar(select(Call.id).where(
+            Call.from_number == number, Call.created_at >= now - timedelta(hours=hours),
+            or_(Call.department == "emergency", Call.digit == "5")).limit(1))
+        return found is not None
+
+
+def add_flags(db, sid, flags, add_risk=0.0, reasons=()):
+    """Add flags and audio reasons to a call, raising its risk by `add_risk` (at most 1); returns the call."""
+    with db.session() as session:
+        call = session.scalar(select(Call).where(Call.sid == sid))
+        if call is None:
+            return None
+        call.flags = list(dict.fromkeys(list(call.flags or []) + list(flags)))
+        call.audio_reasons = list(call.audio_reasons or []) + [r for r in reasons if r not in (call.audio_reasons or [])]
+        call.risk = round(min(1.0, call.risk + add_risk), 3)
+        return call
+
+
+def set_block_reason(db, sid, reason):
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(block_reason=reason[:300]))
+
+
+def utcnow():
+    return datetime.now(timezone.utc)

@@ -1,0 +1,46 @@
+"""Media Streams WebSocket: transport only. Frames go to a per-call ivr.media.CallMedia."""
+import logging
+
+from flask import Blueprint, abort, current_app, request
+from flask_sock import ConnectionClosed, Sock
+
+from ivr.listener import CallListener
+from ivr.machine import AudioSignals
+from ivr.media import CallMedia
+from ivr.routing import DESKS
+from ivr.security import websocket_signed
+from ivr.voice import external
+
+log = logging.getLogger(__name__)
+bp = Blueprint("stream", __name__)
+sock = Sock()
+
+@bp.before_request
+def check_signature():
+    """flask-sock answers the upgrade inside the view, so a forged one must be refused before it (403)."""
+    if not websocket_signed():
+        log.warning("forged or missing signature on media-stream upgrade from %s", request.remote_addr)
+        abort(403)
+
+
+@sock.route("/media", bp=bp)
+def media(ws):
+    """Receive Twilio's JSON frames until `stop` or the socket closes."""
+    app = current_app._get_current_object()
+    dialled_urls = {route: external("voice.dialled", route=route, attempt=1) for route in DESKS}
+    listener = CallListener(app.extensions["ivr.db"], app.extensions["ivr.classifier"],
+                            app.extensions["ivr.live"], app.config, dialled_urls, app.extensions.get("ivr.fingerprints"))
+    signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
+        if app.config["SCREEN_ENABLED"] else None
+    call = CallMedia(app.extensions["ivr.asr"], listener, signals=signals)
+    try:
+        while True:
+            frame = ws.receive()
+            if isinstance(frame, bytes):
+                call.handle_text(frame.decode("utf-8", "replace"))
+            elif frame is None or not call.handle_text(frame):
+                break
+    except ConnectionClosed:
+        log.info("media stream %s: socket closed", call.call_sid)
+    finally:
+        call.close()

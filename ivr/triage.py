@@ -1,0 +1,163 @@
+"""Triage: the classifier wrapper (loaded once, checked against its model card) and the reconcile rules."""
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from ivr.fastpath import compile_pipeline
+
+log = logging.getLogger(__name__)
+
+LABELS = frozenset({"emergency", "inquiry", "complaint", "spam"})
+MAX_CLASSIFY_CHARS = 4000
+PROBES = ["help there is a fire", "how do i get my passport verified", "my neighbour plays loud music",
+          "congratulations you have won a prize press one", "", "zzzz", "please come fast near the bus stand"]
+REBUILD = "python -m training.train"
+
+
+class ModelError(RuntimeError):
+    """The classifier artifact is missing or does not match its model card."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    label: str | None
+    confidence: float
+    probabilities: dict = field(default_factory=dict)
+
+    @property
+    def reason(self):
+        return f"classifier: {self.label} {self.confidence:.2f}" if self.label else "classifier: no speech"
+
+
+NO_CLASS = Classification(None, 0.0, {})
+
+
+class Classifier:
+    """The trained Naive Bayes pipeline; `classify(text)` is all the app needs."""
+
+    def __init__(self, path):
+        path = Path(path)
+        card_path = path.with_suffix(".json")
+        for needed in (path, card_path):
+            if not needed.exists():
+                raise ModelError(f"classifier file {needed} is missing: build it with `{REBUILD}`")
+        self.card = json.loads(card_path.read_text())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != self.card.get("artifact_sha256"):
+            raise ModelError(f"classifier file {path} does not match the checksum in {card_path}: rebuild it with `{REBUILD}`")
+        self._pipeline = joblib.load(path)
+        if set(self._pipeline.classes_) != LABELS or set(self.card.get("labels", ())) != LABELS:
+            raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
+        self.version = self.card.get("version", "unknown")
+        # Chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax
+        self.emergency_threshold = float(self.card.get("emergency_threshold", 1.01))
+        self._scorer = self._fast_scorer() or self._pipeline
+
+    def _fast_scorer(self):
+        """The overhead-free scorer, used only if it agrees with scikit-learn on the probe texts."""
+        fast = compile_pipeline(self._pipeline)
+        if fast is None:
+            log.warning("classifier: pipeline shape not compiled; using scikit-learn per call (slower)")
+            return None
+        gap = np.abs(fast.predict_proba(PROBES) - self._pipeline.predict_proba(PROBES)).max()
+        if gap > 1e-9:
+            log.warning("classifier: fast scorer differs from scikit-learn by %g; not using it", gap)
+            return None
+        return fast
+
+    def classify(self, text):
+        """Classify a transcript; empty or wordless text gives NO_CLASS."""
+        text = " ".join(str(text or "").split())[:MAX_CLASSIFY_CHARS]
+        if not any(ch.isalpha() for ch in text):
+            return NO_CLASS
+        probabilities = {str(k): round(float(v), 4)
+                         for k, v in zip(self._pipeline.classes_, self._scorer.predict_proba([text])[0])}
+        ranked = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+        label = next(iter(ranked))
+        if probabilities["emergency"] >= self.emergency_threshold:
+            label = "emergency"   # missing an emergency is the worst error: it wins at a recall-tuned cut
+        return Classification(label, probabilities[label], ranked)
+
+
+def init_app(app):
+    classifier = Classifier(app.config["TRIAGE_MODEL_PATH"])
+    log.info("classifier: version %s", classifier.version)
+    app.extensions["ivr.classifier"] = classifier
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    emergency: float = 0.80    # route to the emergency desk whatever was pressed (and at once, mid-call)
+    confident: float = 0.60    # below this a reading counts as "no class"
+    spam_hangup: float = 0.90  # a keyless caller who sounds this surely like spam is hung up on politely
+    risk: float = 0.70         # screening risk at which desk routes without a key go to the operator
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["TRIAGE_EMERGENCY_THRESHOLD"], config["TRIAGE_CONFIDENT_THRESHOLD"],
+                   config["TRIAGE_SPAM_HANGUP_THRESHOLD"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: str                 # emergency | inquiry | complaint | operator | hangup
+    reasons: tuple = ()
+    flags: tuple = ()
+
+
+KEYPAD = {"1": "emergency", "2": "inquiry", "3": "complaint", "5": "silent"}
+
+
+def reconcile(digit, reading, thresholds, risk=0.0, faults=()):
+    """Decide where a call goes from keypad digit + transcript reading + screening risk.
+
+    | digit      | reading                                   | route                                   |
+    |------------|-------------------------------------------|-----------------------------------------|
+    | any        | a fault happened during the call          | operator                                |
+    | any        | emergency >= emergency threshold          | emergency                               |
+    | 5          | any                                       | operator, flagged silent caller         |
+    | 1          | spam >= confident                         | operator, flagged suspected prank       |
+    | 1          | anything else                             | emergency                               |
+    | 2 or 3     | none / not confident / same class         | inquiry or complaint desk               |
+    | 2 or 3     | another class, confident                  | operator, both readings shown           |
+    | none/other | emergency, inquiry, complaint >= confident| that desk (inquiry/complaint: operator when risk >= risk threshold) |
+    | none/other | spam >= spam threshold                    | hang up politely                        |
+    | none/other | anything else                             | operator                                |
+    """
+    key = KEYPAD.get(digit or "")
+    reasons = [f"keypad: {digit}" if digit else "keypad: none", reading.reason]
+    # An emergency reading already passed the model's recall-tuned cut: it is never discarded as unsure.
+    sure = reading.confidence >= thresholds.confident or reading.label == "emergency"
+    label = reading.label if reading.label and sure else None
+    if faults:
+        return Decision("operator", tuple(reasons + [f"fault: {f}" for f in faults]))
+    if reading.label == "emergency" and reading.confidence >= thresholds.emergency:
+        return Decision("emergency", tuple(reasons))
+    if key == "silent":
+        return Decision("operator", tuple(reasons), ("silent-caller",))
+    if key == "emergency":
+        if label == "spam":
+            return Decision("operator", tuple(reasons), ("suspected-prank",))
+        return Decision("emergency", tuple(reasons))
+    if key in ("inquiry", "complaint"):
+        if label in (None, key):
+            return Decision(key, tuple(reasons))
+        return Decision("operator", tuple(reasons + [f"disagreement: keypad says {key}, transcript says {label}"]))
+    return _without_key(label, reading, thresholds, risk, reasons)
+
+
+def _without_key(label, reading, thresholds, risk, reasons):
+    if label == "emergency":
+        return Decision("emergency", tuple(reasons))
+    if label in ("inquiry", "complaint"):
+        if risk >= thresholds.risk:
+            return Decision("operator", tuple(reasons + [f"screening: risk {risk:.2f}"]))
+        return Decision(label, tuple(reasons))
+    if reading.label == "spam" and reading.confidence >= thresholds.spam_hangup:
+        return Decision("hangup", tuple(reasons))
+    return Decision("operator", tuple(reasons))

@@ -1,0 +1,186 @@
+"""Twilio voice webhooks: thin views that read the form, call the flow, and answer TwiML."""
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, request, url_for
+from twilio.twiml.voice_response import Gather, Start, VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from ivr import flow, routing
+from ivr.routing import Say
+from ivr.security import twilio_signed
+from ivr.store import calls
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+PROMPT = "Police control room. Please tell us briefly what has happened. If you cannot speak, press 5."
+MENU = ("If this is an emergency, press 1. For an inquiry, press 2. To make a complaint, press 3. "
+        "If you cannot speak, press 5.")
+SILENT_RETRY = "We cannot hear you. If you need help and cannot speak, press 5 now."
+GATE = "Police control room. To reach the police, press 1. If you cannot speak, press 5."
+GATE_RETRY = "We cannot hear you. To reach the police, press 1. If you need help and cannot speak, press 5 now."
+SIDS_MAX = 64
+
+
+def twiml(response, status=200):
+    return Response(str(response), status=status, mimetype="text/xml")
+
+
+def external(endpoint, **values):
+    """Absolute URL for TwiML (PUBLIC_URL when set): live-call updates need absolute action URLs."""
+    target = urlsplit(url_for(endpoint, **values))   # websocket rules build as ws://host/... already
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return base + target.path + (f"?{target.query}" if target.query else "")
+
+
+def stream_url():
+    return external("stream.media").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+
+def _sid():
+    return (request.form.get("CallSid") or "").strip()[:SIDS_MAX]
+
+
+@bp.post("")
+@twilio_signed
+def incoming():
+    """A call comes in: screen it, then reject it or answer with stream + prompt + keypad menu."""
+    sid = _sid()
+    if not sid:
+        log.warning("incoming call without CallSid: sending it to the operator")
+        return route_response(flow.Decision("operator"))
+    verdict = flow.incoming(current_app.extensions["ivr.db"], sid, request.form.get("From"),
+                            request.form.get("To"), current_app.config["IVR_DEFAULT_REGION"],
+                            request.form.get("StirVerstat"), current_app.config)
+    if verdict.action == "reject":
+        log.info("rejected %s from %s: %s", sid, verdict.number, "; ".join(verdict.reasons))
+        return twiml(routing.reject_twiml())
+    if verdict.action == "gate":
+        return twiml(gate_twiml(GATE, attempt=1))
+    return twiml(answer_twiml(sid))
+
+
+def gate_twiml(text, attempt):
+    """The keypad gate in front of risky callers and flooded lines: one key proves a person is there."""
+    return menu_twiml(text, attempt, "voice.gate")
+
+
+def menu_twiml(text, attempt, endpoint):
+    """A one-key menu whose action hears the key or its absence, with a redirect to it as the fall-through."""
+    response = VoiceResponse()
+    response.append(keypad_gather(text, attempt, endpoint))
+    response.redirect(external(endpoint, attempt=attempt), method="POST")
+    return response
+
+
+@bp.post("/gate")
+@twilio_signed
+def gate():
+    """The keypad gate finished: through to the normal answer on 1, operator on 5, else retry or blank."""
+    attempt = flow.clean_attempt(request.args.get("attempt"))
+    step = flow.after_gate(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
+                           attempt, current_app.config)
+    if step.kind == "pass":
+        return twiml(answer_twiml(_sid()))
+    if step.kind == "retry":
+        return twiml(gate_twiml(GATE_RETRY, attempt=attempt + 1))
+    if step.kind == "blank":
+        return twiml(routing.goodbye_twiml(current_app.config, routing.BLANK_GOODBYE))
+    return route_response(step.decision)
+
+
+def answer_twiml(sid):
+    config, say = current_app.config, Say(current_app.config)
+    response = VoiceResponse()
+    start = Start()
+    start.stream(url=stream_url(), track="inbound_track").parameter(name="call_sid", value=sid)
+    response.append(start)
+    # The listening window is a keypad Gather, so a caller who cannot speak can press 5 at once; when no key
+    # comes it falls through (no actionOnEmptyResult) to the menu while the stream keeps listening.
+    listening = Gather(input="dtmf", num_digits=1, timeout=config["IVR_LISTEN_SECONDS"],
+                       action=external("voice.keypad", attempt=1), method="POST")
+    say(listening, PROMPT)
+    response.append(listening)
+    response.append(keypad_gather(MENU, attempt=1))
+    response.redirect(external("voice.keypad", attempt=1), method="POST")
+    return response
+
+
+def keypad_gather(text, attempt, endpoint="voice.keypad"):
+    gather = Gather(input="dtmf", num_digits=1, timeout=current_app.config["IVR_KEYPAD_TIMEOUT"],
+                    action=external(endpoint, attempt=attempt), method="POST", action_on_empty_result=True)
+    Say(current_app.config)(gather, text)
+    return gather
+
+
+@bp.post("/keypad")
+@twilio_signed
+def keypad():
+    """The keypad menu finished (with or without a digit): decide the call."""
+    attempt = flow.clean_attempt(request.args.get("attempt"))
+    step = flow.after_keypad(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
+                             attempt, current_app.config)
+    if step.kind == "retry":
+        return twiml(menu_twiml(SILENT_RETRY, attempt + 1, "voice.keypad"))
+    if step.kind == "blank":
+        return twiml(routing.goodbye_twiml(current_app.config, routing.BLANK_GOODBYE))
+    return route_response(step.decision)
+
+
+def route_response(decision):
+    if decision.route == "hangup":
+        return twiml(routing.goodbye_twiml(current_app.config, routing.NOT_FOR_THIS_LINE))
+    return twiml(routing.dial_twiml(decision.route, current_app.config,
+                                    external("voice.dialled", route=decision.route, attempt=1)))
+
+
+@bp.post("/dialled")
+@twilio_signed
+def dialled():
+    """A desk's dial ended: done if answered; otherwise the operator, a few times, before apologising."""
+    route = request.args.get("route") if request.args.get("route") in routing.DESKS else "operator"
+    attempt = flow.clean_attempt(request.args.get("attempt"), routing.OPERATOR_ATTEMPTS)
+    status = request.form.get("DialCallStatus", "")
+    if status in ("completed", "answered"):
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
+    log.warning("dial to %s for %s ended %r", route, _sid(), status)
+    if route == "operator" and attempt >= routing.OPERATOR_ATTEMPTS:
+        return twiml(routing.goodbye_twiml(current_app.config, "No operator is free. Please call again. Goodbye."))
+    next_attempt = attempt + 1 if route == "operator" else 1
+    return twiml(routing.dial_twiml("operator", current_app.config,
+                                    external("voice.dialled", route="operator", attempt=next_attempt)))
+
+
+@bp.post("/status")
+@twilio_signed
+def status():
+    """Status callback: record final status and duration (idempotent, any order)."""
+    duration = request.form.get("CallDuration", "")
+    call = calls.close_call(current_app.extensions["ivr.db"], _sid(), (request.form.get("CallStatus") or "")[:20],
+                            int(duration) if duration.isdigit() and len(duration) < 9 else None, end_stream=True)
+    if call is None:
+        log.warning("status callback for unknown call %r", _sid())
+    else:
+        flow.after_status(current_app.extensions["ivr.db"], call)
+    return Response(status=204)
+
+
+@bp.post("/fallback")
+@twilio_signed
+def fallback():
+    """Twilio's fallback URL: the primary webhook failed, so a human takes the call (no database needed)."""
+    return route_response(flow.Decision("operator"))
+
+
+@bp.errorhandler(Exception)
+def fault(error):
+    """Principle 1: an internal fault sends the caller to a human, never a dropped call."""
+    if isinstance(error, HTTPException):
+        return error
+    log.exception("fault in %s: caller goes to the operator", request.path)
+    if request.endpoint == "voice.status":
+        return Response(status=500)
+    return route_response(flow.Decision("operator", ("fault: webhook error",)))
