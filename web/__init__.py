@@ -1,0 +1,70 @@
+"""The control room: operators' pages (blueprint `bp`, one module per area), the JSON API and /metrics."""
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ivr.config import DEV_SECRET_KEY
+from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, metrics
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
+bp.register_blueprint(auth.bp)
+bp.register_blueprint(calls.bp)
+bp.register_blueprint(admin.bp)
+bp.register_blueprint(charts.bp)
+bp.register_blueprint(callbacks.bp)
+bp.register_blueprint(alerts.bp)
+
+# Reachable without signing in; everything else on this blueprint needs an operator session.
+PUBLIC_ENDPOINTS = {"web.health", "web.auth.login", "web.static"}
+
+
+@bp.before_request
+def _guard():
+    guard.load_operator()
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        denied = guard.require_login()
+        if denied is not None:
+            return denied
+    guard.check_csrf()
+    return None
+
+
+@bp.after_request
+def _headers(response):
+    return guard.security_headers(response)
+
+
+@bp.errorhandler(HTTPException)
+def _error_page(error):
+    return render_template("error.html", code=error.code, name=error.name, description=error.description), error.code
+
+
+@bp.app_context_processor
+def _template_helpers():
+    return {"csrf_token": guard.csrf_token, "operator": g.get("operator")}
+
+
+@bp.get("/health")
+def health():
+    """Database and speech-engine status, for load balancers and the control room."""
+    checks = {"speech_engine": current_app.extensions["ivr.asr"].name,
+              "classifier": current_app.extensions["ivr.classifier"].version}
+    try:
+        current_app.extensions["ivr.db"].ping()
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - report, don't crash, the health check
+        checks["database"] = f"error: {type(error).__name__}"
+    healthy = checks["database"] == "ok"
+    return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503
+
+
+def init_app(app):
+    """Register the pages, the API and the metrics; refuse a public deployment with the development secret."""
+    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and app.config["PUBLIC_URL"].startswith("https://"):
+        raise RuntimeError("SECRET_KEY is the development default while PUBLIC_URL is https: set a random secret")
+    app.permanent_session_lifetime = timedelta(hours=app.config["WEB_SESSION_HOURS"])
+    app.register_blueprint(bp)
+    app.register_blueprint(api.bp)
+    metrics.init_app(app)
+    app.cli.add_command(commands.operator)

@@ -1,0 +1,41 @@
+"""The flood-alerts page: alerts on dialled lines, worked new -> investigating -> closed with notes."""
+import logging
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from ivr.store import floods
+from web import guard
+from web.callbacks import form_id
+
+log = logging.getLogger(__name__)
+bp = Blueprint("alerts", __name__)
+
+
+def _db():
+    return current_app.extensions["ivr.db"]
+
+
+@bp.get("/alerts")
+def index():
+    """Flood alerts, open ones first, newest first; ?all=1 includes closed ones."""
+    include_closed = request.args.get("all") == "1"
+    rows = floods.alerts(_db(), include_closed)
+    return render_template("alerts.html", rows=rows, include_closed=include_closed, transitions=floods.TRANSITIONS)
+
+
+@bp.post("/alerts/move")
+def move():
+    """Move an alert along its workflow with a note."""
+    back = url_for(".index", all="1") if request.form.get("all") == "1" else url_for(".index")
+    alert_id, status = form_id(request.form.get("id")), request.form.get("status", "")
+    if alert_id is None:
+        flash(f"Not changed: {request.form.get('id', '')[:20]!r} is not a flood alert.", "error")
+        return redirect(back)
+    alert, error = floods.move(_db(), alert_id, status, request.form.get("note", "").strip(), guard.actor(),
+                               guard.g.operator.id)
+    if error:
+        flash(f"Not changed: {error}.", "error")
+    else:
+        log.info("%s moved flood alert %s to %s", guard.actor(), alert.id, alert.status)
+        flash(f"Flood alert {alert.id} on {alert.line} is now {alert.status}.")
+    return redirect(back)

@@ -1,0 +1,144 @@
+"""JSON API for other control-room systems, authenticated by the X-API-Key header (IVR_API_KEY)."""
+from flask import Blueprint, abort, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ivr.screening import normalise_number
+from ivr.store import actions, callbacks, calllist, calls, floods, spam
+from web import guard, present
+from web.charts import summary
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_REASON_CHARS = 500
+
+
+def _db():
+    return current_app.extensions["ivr.db"]
+
+
+@bp.before_request
+def _key():
+    return guard.check_api_key()
+
+
+@bp.errorhandler(HTTPException)
+def _json_error(error):
+    return jsonify(error=error.description), error.code
+
+
+@bp.get("/calls")
+def list_calls():
+    """Calls newest first; the same filters as the calls page (class, route, flag, from, to, q, page, per_page)."""
+    try:
+        wanted = present.parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"],
+                                      current_app.config["IVR_DEFAULT_REGION"])
+    except present.BadFilter as error:
+        abort(400, description=str(error))
+    rows, more = calllist.page_of_calls(_db(), wanted)
+    return jsonify(calls=[present.call_dict(call) for call in rows], page=wanted.page, per_page=wanted.per_page,
+                   next_page=wanted.page + 1 if more else None)
+
+
+@bp.get("/calls/<sid>")
+def get_call(sid):
+    """One call by its Twilio CallSid."""
+    call = calls.get_call(_db(), sid[:64])
+    if call is None:
+        abort(404, description="no such call")
+    return jsonify(present.call_dict(call))
+
+
+def _spam_dict(entry):
+    return {"number": entry.number, "reason": entry.reason, "added_by": entry.added_by, "source": entry.source,
+            "created_at": present.iso(entry.created_at)}
+
+
+@bp.get("/spam")
+def list_spam():
+    """The spam list, newest first; ?q= searches numbers and reasons."""
+    rows = spam.search(_db(), request.args.get("q", "").strip()[:64], 1, 1000)
+    return jsonify(spam=[_spam_dict(entry) for entry in rows[:1000]])
+
+
+def _number_from_request():
+    body = request.get_json(silent=True) or {}
+    raw = str(body.get("number") or request.args.get("number") or "")
+    number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
+    if number is None:
+        abort(400, description=f"{raw[:40]!r} is not a phone number")
+    return number, body
+
+
+@bp.post("/spam")
+def add_spam():
+    """Add {"number", "reason"} to the spam list (201)."""
+    number, body = _number_from_request()
+    reason = str(body.get("reason") or "").strip()[:MAX_REASON_CHARS]
+    if not reason:
+        abort(400, description="reason is required")
+    entry = actions.add_spam(_db(), number, reason, "api", source="api")
+    return jsonify(_spam_dict(entry)), 201
+
+
+@bp.delete("/spam")
+def remove_spam():
+    """Remove a number (?number= or {"number"}) from the spam list."""
+    number, _ = _number_from_request()
+    if not actions.remove_spam(_db(), number, "api"):
+        abort(404, description=f"{number} is not on the spam list")
+    return jsonify(removed=number)
+
+
+def _flag(name):
+    return request.args.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+def _alert_dict(alert):
+    return {"id": alert.id, "line": alert.line, "callers": alert.callers, "window_seconds": alert.window_seconds,
+            "status": alert.status, "notes": list(alert.notes or []), "created_at": present.iso(alert.created_at),
+            "updated_at": present.iso(alert.updated_at)}
+
+
+@bp.get("/alerts")
+def list_alerts():
+    """Flood alerts, open first and newest first; ?status= one status, ?include_closed=1 closed ones too."""
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in floods.STATUSES:
+        abort(400, description=f"status must be one of: {', '.join(floods.STATUSES)}")
+    rows = floods.alerts(_db(), _flag("include_closed"), status)
+    return jsonify(alerts=[_alert_dict(alert) for alert in rows])
+
+
+@bp.patch("/alerts/<alert_id>")
+def move_alert(alert_id):
+    """Move an alert along new -> investigating -> closed with {"status", "note"}."""
+    if not alert_id.isdigit() or len(alert_id) > 18:
+        abort(404, description="no such flood alert")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str) \
+            or not isinstance(body.get("note", ""), str):
+        abort(400, description='send a JSON object {"status": "...", "note": "..."}')
+    if body["status"] not in floods.STATUSES:
+        abort(400, description=f"status must be one of: {', '.join(floods.STATUSES)}")
+    alert, error = floods.move(_db(), int(alert_id), body["status"], body.get("note", "").strip(), "api")
+    if error:
+        abort(404 if alert is None else 400, description=error)
+    return jsonify(_alert_dict(alert))
+
+
+def _callback_dict(entry):
+    return {"id": entry.id, "call_sid": entry.call_sid, "number": entry.number, "why": entry.why,
+            "status": entry.status, "attempts": entry.attempts, "outcomes": list(entry.outcomes or []),
+            "created_at": present.iso(entry.created_at), "updated_at": present.iso(entry.updated_at)}
+
+
+@bp.get("/callbacks")
+def list_callbacks():
+    """The callback queue, oldest first; ?include_closed=1 adds finished and given-up entries after it."""
+    rows = callbacks.pending(_db(), _flag("include_closed"))
+    return jsonify(callbacks=[_callback_dict(entry) for entry in rows])
+
+
+@bp.get("/stats")
+def stats():
+    """Calls per class per hour over the last 24 hours, and the blank/spam share."""
+    return jsonify(summary(calllist.since_hours(_db())))

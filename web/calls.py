@@ -1,0 +1,158 @@
+"""The calls page (live), a call's page, and the operators' actions on calls: correct a class, add to spam."""
+import functools
+import itertools
+import json
+import logging
+import time
+from datetime import timedelta
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr.extract import extract
+from ivr.screening import normalise_number
+from ivr.store import actions, audit, calllist, calls, operators
+from ivr.store.actions import LABELS
+from ivr.store.models import utcnow
+from web import guard, metrics, present
+from web.guidance import guidance_for
+
+log = logging.getLogger(__name__)
+bp = Blueprint("calls", __name__)
+
+# Re-read this much before the newest change seen: a transaction that stamped updated_at earlier may commit later.
+OVERLAP = timedelta(seconds=2)
+ACCESS_CHECK_POLLS = 10     # re-check the operator every 10 polls (3 s at the default interval)
+HEARTBEAT_SECONDS = 5        # a closed page is only noticed on a write: free its thread soon
+MAX_REASON_CHARS = 500
+
+
+def _db():
+    return current_app.extensions["ivr.db"]
+
+
+@bp.get("/")
+def index():
+    """Calls, newest first, with filters, number search and pages; the page script keeps it live."""
+    try:
+        wanted = present.parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"],
+                                      current_app.config["IVR_DEFAULT_REGION"])
+    except present.BadFilter as error:
+        return render_template("calls.html", rows=[], more=False, wanted=None, error=str(error), args={},
+                               live=False), 400
+    rows, more = calllist.page_of_calls(_db(), wanted)
+    args = {key: value for key, value in request.args.items() if key != "page" and value}
+    live = wanted == calllist.CallFilter(per_page=wanted.per_page)
+    return render_template("calls.html", rows=rows, more=more, wanted=wanted, args=args, error=None, live=live,
+                           present=present, labels=LABELS, routes=calllist.ROUTES, flag_names=present.FLAGS)
+
+
+@bp.get("/calls/<sid>")
+def detail(sid):
+    """One call: transcript, reasons, timeline, what to do."""
+    call = calls.get_call(_db(), sid[:64])
+    if call is None:
+        abort(404)
+    history = audit.recent(_db(), target=call.sid)
+    return render_template("call.html", call=call, data=present.call_dict(call), history=history,
+                           guidance=guidance_for(call), labels=LABELS, timeline=_timeline(call, history),
+                           extracted=call.entities or extract(" ".join((call.transcript, call.partial_transcript))))
+
+
+def _timeline(call, history):
+    events = [(call.created_at, "ringing: call arrived"), (call.stream_started_at, "audio stream started"),
+              (call.decided_at, f"decided: {present.route_of(call) or call.decision}"),
+              (call.ended_at, f"ended: {call.status}"), (call.operator_label_at,
+                                                         f"class corrected by {call.operator_label_by}")]
+    events += [(entry.at, f"{entry.action} by {entry.actor}") for entry in history if entry.action != "call.label"]
+    return sorted(((present.utc(at), what) for at, what in events if at is not None), key=lambda e: e[0])
+
+
+@bp.post("/calls/<sid>/class")
+def correct_class(sid):
+    """Record the operator's class for this call (training reads it back)."""
+    label = request.form.get("class", "")
+    if label not in LABELS:
+        abort(400, description=f"class must be one of: {', '.join(LABELS)}")
+    if actions.label_call(_db(), sid[:64], label, guard.actor(), guard.g.operator.id) is None:
+        abort(404)
+    flash(f"Class set to {label}.")
+    return redirect(url_for(".detail", sid=sid))
+
+
+@bp.post("/spam")
+def add_spam():
+    """Add a number to the spam list (its next call is rejected unanswered), from the list or a call's page."""
+    raw, reason = request.form.get("number", ""), request.form.get("reason", "").strip()[:MAX_REASON_CHARS]
+    back = request.form.get("back") or url_for(".index")
+    back = back if back.startswith("/") and not back.startswith("//") else url_for(".index")
+    number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
+    if number is None:
+        flash(f"Not added: {raw[:40]!r} is not a phone number.", "error")
+        return redirect(back)
+    if not reason:
+        flash("Not added: give a reason (operators and the audit log show it).", "error")
+        return redirect(back)
+    actions.add_spam(_db(), number, reason, guard.actor(), guard.g.operator.id)
+    log.info("%s added %s to the spam list: %s", guard.actor(), number, reason)
+    flash(f"{number} is on the spam list: its next call will be rejected.")
+    return redirect(back)
+
+
+@bp.get("/events")
+def events():
+    """Server-sent events: every call as it changes (new, transcript, decision), polled from updated_at."""
+    db, config = _db(), current_app.config
+    start = present.utc(calllist.latest_change(db))
+    allowed = functools.partial(_still_active, db, guard.g.operator.id)
+    return Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
+                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed)),
+                    mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _still_active(db, operator_id):
+    operator = operators.get(db, operator_id)
+    return operator is not None and operator.active
+
+
+def _changes(db, cursor, interval, lifetime, allowed):
+    """Poll for changed calls; works with any number of processes because the database is the only state."""
+    sent, deadline, quiet_since, opened = {}, time.monotonic() + lifetime, time.monotonic(), cursor
+    yield "retry: 1000\n\n"
+    for polls in itertools.count():
+        if time.monotonic() >= deadline:
+            return
+        try:
+            if polls % ACCESS_CHECK_POLLS == 0 and not allowed():
+                return      # a disabled operator stops receiving calls within a few seconds
+            changed = _changed_calls(db, cursor - OVERLAP)
+        except SQLAlchemyError as error:
+            # End the stream; the browser's EventSource reconnects once the database answers again.
+            log.warning("live events stopped: database error %s", type(error).__name__)
+            return
+        for call in changed:
+            stamp = present.utc(call.updated_at)
+            if sent.get(call.id) != stamp:
+                sent[call.id] = stamp
+                cursor = max(cursor, stamp)
+                quiet_since = time.monotonic()
+                if stamp > opened:      # not the catch-up sent when the page connects
+                    metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
+                yield f"event: call\ndata: {json.dumps(present.call_dict(call))}\n\n"
+        sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}
+        if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        time.sleep(interval)
+
+
+def _changed_calls(db, since, batch=calllist.CHANGES_BATCH):
+    """Every call changed at or after SINCE, read in batches so a burst of changes cannot stall the stream."""
+    found = []
+    while True:
+        rows = calllist.changed_since(db, since, batch)
+        found += rows
+        if len(rows) < batch or present.utc(rows[-1].updated_at) == present.utc(since):
+            return found
+        since = rows[-1].updated_at
