@@ -1,0 +1,124 @@
+"""Fixtures: app, client, runner, signed Twilio posts, a database per test (SQLite, and PostgreSQL when
+TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from ivr import create_app
+from ivr.simulate import ApiStandIn
+from ivr.store import normalise_url
+from ivr.store.models import Base
+
+TOKEN = "test-auth-token"
+ACCOUNT = "AC" + "1" * 32
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def stand_in():
+    """Twilio's REST API as far as live-call updates go (the only outside boundary we stand in for)."""
+    server = ApiStandIn(0, ACCOUNT, TOKEN)
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(os.environ["TEST_DATABASE_URL"]))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    base = normalise_url(os.environ["TEST_DATABASE_URL"])
+    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def make_app(database_url, stand_in, **overrides):
+    app = create_app({"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                      "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
+                      "IVR_DECISION_WAIT_SECONDS": 1.0, **overrides})
+    Base.metadata.create_all(app.extensions["ivr.db"].engine)
+    return app
+
+
+@pytest.fixture
+def app(database_url, stand_in):
+    app = make_app(database_url, stand_in)
+    yield app
+    app.extensions["ivr.db"].dispose()
+
+
+@pytest.fixture
+def db(app):
+    return app.extensions["ivr.db"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def sign(url, params, token=TOKEN):
+    return RequestValidator(token).compute_signature(url, params)
+
+
+@pytest.fixture
+def twilio_post(client):
+    """POST form params the way Twilio does, signed over http://localhost + path (the test client's URL)."""
+
+    def post(path, params=None, signature=None):
+        params = {key: value for key, value in (params or {}).items() if value is not None}
+        headers = {"X-Twilio-Signature": sign("http://localhost" + path, params) if signature is None else signature}
+        return client.post(path, data=params, headers=headers)
+
+    return post
+
+
+def call_params(sid=None, **extra):
+    params = {"CallSid": sid or "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT, "From": "+919812345678",
+              "To": "+15005550001", "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    params.update(extra)
+    return params
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        # join request threads on close, so no stream is still writing when the test's database goes away
+        self.server.daemon_threads, self.server.block_on_close = False, True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_server(database_url, stand_in):
+    """The real app on a local port (werkzeug, threaded), for WebSocket and simulated-call tests."""
+    app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4)
+    server = LiveServer(app)
+    yield server
+    server.close()
+    app.extensions["ivr.db"].dispose()

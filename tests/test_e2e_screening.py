@@ -1,0 +1,41 @@
+"""Whole calls through screening: the keypad gate, a blank call's counter and callback, a robocall campaign."""
+import time
+
+import pytest
+
+from ivr.store import callbacks, calls, holds
+from ivr.store.models import utcnow
+
+from test_e2e import place, wav
+
+pytestmark = pytest.mark.e2e
+
+
+def test_caller_spoofing_our_own_line_passes_the_gate_with_1_and_is_routed(live_server, stand_in):
+    outcome, stored = place(live_server, stand_in, "--from", "+15005550001", "--wav", wav("inquiry_passport"),
+                            "--digit", "12")
+    assert outcome["verbs"][:3] == ["Gather", "Start", "Gather"] and "To reach the police" in outcome["said"][0]
+    assert (outcome["result"], outcome["route_target"]) == ("dialled", "+15005550102")
+    assert "gate" in stored.flags and stored.label == "inquiry"
+
+
+def test_blank_call_is_counted_and_queued_for_callback(live_server, stand_in):
+    outcome, stored = place(live_server, stand_in, "--silence", speed=6)
+    assert stored.decision == "blank"
+    db = live_server.app.extensions["ivr.db"]
+    assert holds.blank_count(db, "+919812345678", utcnow()) == 1
+    assert [(c.call_sid, c.why) for c in callbacks.pending(db)] == [(stored.sid, "blank")]
+
+
+def test_same_recording_from_two_numbers_is_flagged_as_a_robocall(live_server, stand_in):
+    live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01
+    _, first = place(live_server, stand_in, "--from", "+919812345601", "--wav", wav("spam_prize"), "--digit", "2")
+    _, second = place(live_server, stand_in, "--from", "+919812345602", "--wav", wav("spam_prize"), "--digit", "2")
+    # the media side may still be working through the second call's audio when the simulator hangs up
+    db, deadline = live_server.app.extensions["ivr.db"], time.monotonic() + 15
+    while "robocall" not in second.flags and time.monotonic() < deadline:
+        time.sleep(0.2)
+        second = calls.get_call(db, second.sid)
+    assert "robocall" not in calls.get_call(db, first.sid).flags
+    assert "robocall" in second.flags and second.risk >= 0.4
+    assert any(r.startswith(f"robocall: same recording as call {first.sid} from +919812345601") for r in second.audio_reasons)

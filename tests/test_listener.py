@@ -1,0 +1,93 @@
+"""CallListener: storage, classification and early routing of one stream's results."""
+import queue
+
+import pytest
+
+from ivr.listener import CallListener
+from ivr.store import Database, calls
+
+DIALLED = {route: f"http://localhost/voice/dialled?route={route}&attempt=1"
+           for route in ("emergency", "inquiry", "complaint", "operator")}
+
+
+@pytest.fixture
+def listener(app):
+    return CallListener(app.extensions["ivr.db"], app.extensions["ivr.classifier"], app.extensions["ivr.live"],
+                        app.config, DIALLED)
+
+
+def test_unknown_call_is_not_started(listener, db):
+    assert listener.started("CA-nobody") is False
+    calls.open_call(db, "CA1", "+919812345678", "+1")
+    assert listener.started("CA1") is True
+    assert calls.get_call(db, "CA1").stream_started_at is not None
+
+
+def test_final_utterances_are_stored_with_the_class_of_the_whole_transcript(listener, db, stand_in):
+    calls.open_call(db, "CA2", "+919812345678", "+1")
+    listener.final("CA2", "i want to know", "i want to know", 1.0)
+    listener.final("CA2", "the status of my passport verification",
+                   "i want to know the status of my passport verification", 3.0)
+    stored = calls.get_call(db, "CA2")
+    assert stored.transcript == "i want to know the status of my passport verification"
+    assert stored.label == "inquiry" and stored.decision is None
+    with pytest.raises(queue.Empty):
+        stand_in.updates("CA2").get(timeout=0.2)
+
+
+def test_clear_emergency_is_claimed_and_sent_as_a_live_update(listener, db, stand_in):
+    calls.open_call(db, "CA3", "+919812345678", "+1")
+    text = "help there is a fire in the building please send the fire brigade"
+    listener.final("CA3", text, text, 4.0)
+    update = stand_in.updates("CA3").get(timeout=5)
+    assert "<Number>+15005550101</Number>" in update["form"]["Twiml"]
+    assert 'action="http://localhost/voice/dialled?route=emergency&amp;attempt=1"' in update["form"]["Twiml"]
+    stored = calls.get_call(db, "CA3")
+    assert stored.routed_early and stored.department == "emergency" and stored.decision == "dial"
+
+
+def test_emergency_after_the_keypad_decided_sends_no_update(listener, db, stand_in):
+    calls.open_call(db, "CA4", "+919812345678", "+1")
+    calls.claim_decision(db, "CA4", "dial", "inquiry", "+15005550102", ["keypad: 2"])
+    text = "help there is a fire in the building please send the fire brigade"
+    listener.final("CA4", text, text, 4.0)
+    with pytest.raises(queue.Empty):
+        stand_in.updates("CA4").get(timeout=0.3)
+    assert calls.get_call(db, "CA4").department == "inquiry"
+
+
+def test_partials_are_throttled(listener, db):
+    calls.open_call(db, "CA5", "+919812345678", "+1")
+    listener.partial("CA5", "help", 0.5)
+    listener.partial("CA5", "help there", 0.7)
+    assert calls.get_call(db, "CA5").partial_transcript == "help"
+
+
+def test_classifier_failure_is_a_fault_not_a_crash(listener, db, monkeypatch):
+    calls.open_call(db, "CA6", "+919812345678", "+1")
+
+    def broken(text):
+        raise ValueError("model exploded")
+
+    monkeypatch.setattr(listener.classifier, "classify", broken)
+    listener.final("CA6", "help", "help", 1.0)
+    stored = calls.get_call(db, "CA6")
+    assert stored.transcript == "help" and stored.label is None
+    assert stored.faults == ["classifier failed: model exploded"]
+
+
+def test_database_outage_is_logged_not_raised(app, caplog):
+    dead = Database().configure("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    listener = CallListener(dead, app.extensions["ivr.classifier"], app.extensions["ivr.live"], app.config, DIALLED)
+    assert listener.started("CA7") is None
+    listener.final("CA7", "help", "help", 1.0)
+    listener.stopped("CA7", "help", 1.0)
+    assert listener.errors == 3 and "final for CA7 failed" in caplog.text
+
+
+def test_places_numbers_and_names_heard_are_stored_with_the_call(listener, db):
+    calls.open_call(db, "CA8", "+919812345678", "+1")
+    text = "my name is ramesh kumar there is a fight near the bus stand in sector twelve"
+    listener.final("CA8", text, text, 3.0)
+    assert calls.get_call(db, "CA8").entities == {"phones": [], "places": ["bus stand", "sector 12"],
+                                                   "names": ["Ramesh Kumar"]}

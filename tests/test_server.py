@@ -1,0 +1,64 @@
+"""The Quick start's `bin/start`: gunicorn (threaded workers, as in the Procfile) serving a whole call."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from ivr import simulate
+from training.train import ROOT
+
+from conftest import ACCOUNT, FIXTURES, TOKEN
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def started_app(tmp_path, stand_in):
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+           "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+           "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}
+    log = open(tmp_path / "start.log", "wb")   # a file, not a pipe: nobody drains a pipe while the test runs
+    process = subprocess.Popen([str(ROOT / "bin" / "start")], env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                    health = json.loads(response.read())
+                    break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "start.log").read_text()
+                time.sleep(0.5)
+        else:
+            raise AssertionError("bin/start did not come up in 120 s")
+        yield url, health
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_bin_start_serves_a_whole_call_under_gunicorn(started_app, stand_in):
+    url, health = started_app
+    assert health == {"status": "ok", "database": "ok", "speech_engine": "pocketsphinx",
+                      "classifier": health["classifier"]}
+    args = simulate.parse_args(["--url", url, "--auth-token", TOKEN, "--account-sid", ACCOUNT, "--speed", "2",
+                                "--wav", str(FIXTURES / "audio" / "emergency_fire.wav"), "--digit", "1"])
+    outcome = simulate.simulate(args, stand_in=stand_in)
+    assert outcome["errors"] == []
+    assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == \
+        ("dialled", "+15005550101", "live-update")

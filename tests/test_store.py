@@ -1,0 +1,194 @@
+import threading
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from ivr.store import Database, calls, normalise_url, spam
+from ivr.store.models import Base
+from training.train import ROOT
+
+
+def test_open_call_is_idempotent(db):
+    first = calls.open_call(db, "CA1", "+919812345678", "+15005550001", 0.3, ["caller-id: withheld"])
+    again = calls.open_call(db, "CA1", "+910000000000", "x", 0.9, ["other"])
+    assert again.id == first.id
+    stored = calls.get_call(db, "CA1")
+    assert (stored.from_number, stored.risk, stored.reasons) == ("+919812345678", 0.3, ["caller-id: withheld"])
+
+
+def test_only_one_decision_wins_a_race(db):
+    calls.open_call(db, "CA2", "+919812345678", "+1")
+    results, barrier = [], threading.Barrier(8)
+
+    def claim(route):
+        barrier.wait()
+        results.append((route, calls.claim_decision(db, "CA2", "dial", route, "+1", [f"by {route}"])))
+
+    threads = [threading.Thread(target=claim, args=(f"desk{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [route for route, won in results if won]
+    assert len(winners) == 1
+    stored = calls.get_call(db, "CA2")
+    assert stored.department == winners[0] and stored.reasons == [f"by {winners[0]}"]
+
+
+def test_release_decision_lets_the_keypad_decide(db):
+    calls.open_call(db, "CA3", "+919812345678", "+1")
+    assert calls.claim_decision(db, "CA3", "dial", "emergency", "+1", ["early"], early=True)
+    calls.release_decision(db, "CA3", "early route failed: 500")
+    stored = calls.get_call(db, "CA3")
+    assert stored.decision is None and not stored.routed_early and stored.faults == ["early route failed: 500"]
+    assert calls.claim_decision(db, "CA3", "dial", "operator", "+2", ["keypad"])
+
+
+def test_close_call_keeps_the_first_final_status(db):
+    calls.open_call(db, "CA4", "+919812345678", "+1")
+    calls.close_call(db, "CA4", "in-progress")
+    calls.close_call(db, "CA4", "completed", 42)
+    calls.close_call(db, "CA4", "completed", 42)
+    calls.close_call(db, "CA4", "ringing", 7)
+    stored = calls.get_call(db, "CA4")
+    assert (stored.status, stored.duration) == ("completed", 42)
+    assert stored.ended_at is not None
+    assert calls.close_call(db, "CA-unknown", "completed") is None
+
+
+def test_transcript_accumulates_with_its_classification(db):
+    from ivr.triage import Classification
+
+    calls.open_call(db, "CA5", "+919812345678", "+1")
+    calls.set_utterance_open(db, "CA5", True)
+    calls.add_final(db, "CA5", "there is a fire", 1.5, Classification("emergency", 0.9, {"emergency": 0.9}))
+    calls.add_final(db, "CA5", "please hurry", 2.5, Classification("emergency", 0.95, {"emergency": 0.95}))
+    stored = calls.get_call(db, "CA5")
+    assert stored.transcript == "there is a fire please hurry"
+    assert (stored.label, stored.confidence, stored.voice_seconds) == ("emergency", 0.95, 2.5)
+    assert not stored.utterance_open
+
+
+def test_wait_until_settled_returns_when_the_utterance_closes(db):
+    calls.open_call(db, "CA6", "+919812345678", "+1")
+    calls.set_utterance_open(db, "CA6", True)
+    timer = threading.Timer(0.3, calls.add_final, args=(db, "CA6", "help", 1.0))
+    timer.start()
+    stored = calls.wait_until_settled(db, "CA6", timeout=5)
+    timer.join()
+    assert stored.transcript == "help" and not stored.utterance_open
+
+
+def test_wait_until_settled_gives_up_after_the_timeout(db):
+    calls.open_call(db, "CA7", "+919812345678", "+1")
+    calls.set_utterance_open(db, "CA7", True)
+    assert calls.wait_until_settled(db, "CA7", timeout=0.2).utterance_open
+
+
+def test_spam_list_add_update_remove(db):
+    spam.add(db, "+15005550006", "robocalls", "op 17")
+    spam.add(db, "+15005550006", "robocall campaign", "op 18")
+    assert [(e.number, e.reason, e.added_by) for e in spam.all_entries(db)] == [
+        ("+15005550006", "robocall campaign", "op 18")]
+    assert spam.remove(db, "+15005550006")
+    assert not spam.remove(db, "+15005550006")
+    assert spam.find(db, "+15005550006") is None
+
+
+def test_postgres_urls_use_psycopg3():
+    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_migrations_build_the_schema_the_models_describe(database_url):
+    """Upgrade an empty database to head; then autogenerate must find nothing left to do."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            assert diff == []
+            assert set(inspect(conn).get_table_names()) >= {"calls", "spam_numbers", "alembic_version"}
+        command.downgrade(config, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_database_creates_the_sqlite_folder(tmp_path):
+    db = Database().configure(f"sqlite:///{tmp_path / 'deep' / 'er' / 'x.sqlite3'}")
+    db.ping()
+    assert (tmp_path / "deep" / "er" / "x.sqlite3").exists()
+    db.dispose()
+
+
+def test_migrations_create_the_sqlite_folder_on_a_fresh_machine(tmp_path):
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = f"sqlite:///{tmp_path / 'instance' / 'ivr.sqlite3'}"
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    assert (tmp_path / "instance" / "ivr.sqlite3").stat().st_size > 0
+
+
+def test_concurrent_read_then_write_transactions_neither_fail_nor_lose_updates(db):
+    calls.open_call(db, "CA-busy", "+919812345678", "+1")
+    errors, barrier = [], threading.Barrier(12)
+
+    def hammer():
+        barrier.wait()
+        for _ in range(15):
+            try:
+                calls.record_attempt(db, "CA-busy", None)
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+    threads = [threading.Thread(target=hammer) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert calls.get_call(db, "CA-busy").attempts == 12 * 15
+
+
+def test_keypad_wait_covers_audio_recognition_has_not_reached_yet(db):
+    import time
+
+    calls.open_call(db, "CA-lag", "+919812345678", "+1")
+    now = time.time()
+    calls.set_heard(db, "CA-lag", now - 2.0)          # recognition is two seconds behind the caller
+    timer = threading.Timer(0.3, calls.set_heard, args=(db, "CA-lag", now))
+    timer.start()
+    started = time.monotonic()
+    call = calls.wait_until_settled(db, "CA-lag", timeout=5, heard_by=now - 0.5)
+    timer.join()
+    assert call.heard_until == now and 0.25 < time.monotonic() - started < 3
+    assert calls.wait_until_settled(db, "CA-lag", timeout=0.2, heard_by=now + 60).heard_until == now
+
+
+def test_migration_makes_old_calls_searchable_by_their_last_digits(database_url):
+    """Rows stored under revision 0001 get updated_at and their reversed digits when 0003 runs."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "0001")
+    engine = create_engine(normalise_url(database_url))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO calls (sid, from_number, to_number, created_at, status, utterance_open, voice_seconds, "
+                "transcript, partial_transcript, attempts, routed_early, risk, faults, reasons) VALUES ('CAold', "
+                "'+919812345678', '+1', CURRENT_TIMESTAMP, 'completed', false, 0, '', '', 0, false, 0, '[]', '[]')")
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT from_digits_reversed, updated_at FROM calls").one()
+        assert row[0] == "876543218919" and row[1] is not None
+    finally:
+        engine.dispose()

@@ -1,0 +1,280 @@
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ivr.store import calls, spam
+from ivr.triage import Classification
+
+from conftest import call_params
+
+
+def twiml(response):
+    assert response.status_code == 200 and response.mimetype == "text/xml", response.data
+    return ET.fromstring(response.data)
+
+
+def verbs(root):
+    return [child.tag for child in root]
+
+
+def answer(twilio_post, **extra):
+    params = call_params(**extra)
+    return params["CallSid"], twiml(twilio_post("/voice", params))
+
+
+def test_answer_streams_prompts_listens_then_asks_for_a_key(twilio_post, db):
+    sid, root = answer(twilio_post)
+    assert verbs(root) == ["Start", "Gather", "Gather", "Redirect"]
+    stream = root.find("Start/Stream")
+    assert stream.get("url") == "ws://localhost/media" and stream.get("track") == "inbound_track"
+    assert [(p.get("name"), p.get("value")) for p in stream.findall("Parameter")] == [("call_sid", sid)]
+    listening, menu = root.findall("Gather")
+    keys = ("input", "numDigits", "timeout", "action", "actionOnEmptyResult", "method")
+    # the prompt + listening window: a key (5) can be pressed at once; silence falls through to the menu
+    assert {k: listening.get(k) for k in keys} == {
+        "input": "dtmf", "numDigits": "1", "timeout": "8", "action": "http://localhost/voice/keypad?attempt=1",
+        "actionOnEmptyResult": None, "method": "POST"}
+    prompt = listening.find("Say")
+    assert prompt.get("voice") == "Polly.Aditi" and prompt.get("language") == "en-IN"
+    assert "what has happened" in prompt.text and "press 5" in prompt.text
+    assert {k: menu.get(k) for k in keys} == {
+        "input": "dtmf", "numDigits": "1", "timeout": "6", "action": "http://localhost/voice/keypad?attempt=1",
+        "actionOnEmptyResult": "true", "method": "POST"}
+    assert "press 5" in menu.find("Say").text
+    assert root.find("Redirect").text == "http://localhost/voice/keypad?attempt=1"
+    stored = calls.get_call(db, sid)
+    assert (stored.from_number, stored.status, stored.decision) == ("+919812345678", "ringing", None)
+
+
+def test_public_url_is_used_for_signatures_and_the_stream(app, client, db):
+    from conftest import sign
+
+    app.config["PUBLIC_URL"] = "https://ivr.example.org"
+    params = call_params()
+    response = client.post("/voice", data=params,
+                           headers={"X-Twilio-Signature": sign("https://ivr.example.org/voice", params)})
+    root = twiml(response)
+    assert root.find("Start/Stream").get("url") == "wss://ivr.example.org/media"
+    assert root.find("Gather").get("action") == "https://ivr.example.org/voice/keypad?attempt=1"
+
+
+@pytest.mark.parametrize("signature", ["", "forged", None])
+def test_unsigned_or_forged_webhooks_are_refused_and_store_nothing(client, db, signature):
+    params = call_params()
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    assert client.post("/voice", data=params, headers=headers).status_code == 403
+    assert calls.get_call(db, params["CallSid"]) is None
+
+
+@pytest.mark.parametrize("path", ["/voice/keypad", "/voice/status", "/voice/dialled", "/voice/fallback"])
+def test_every_webhook_checks_the_signature(client, path):
+    assert client.post(path, data=call_params(), headers={"X-Twilio-Signature": "x"}).status_code == 403
+
+
+def test_signature_over_other_params_is_refused(client, db):
+    from conftest import sign
+
+    params = call_params()
+    signature = sign("http://localhost/voice", {**params, "From": "+15005550006"})
+    assert client.post("/voice", data=params, headers={"X-Twilio-Signature": signature}).status_code == 403
+
+
+def test_spam_listed_caller_is_rejected_unanswered(twilio_post, db):
+    spam.add(db, "+15005550006", "robocaller", "op 17")
+    sid, root = answer(twilio_post, From="+15005550006")
+    assert verbs(root) == ["Reject"] and root.find("Reject").get("reason") == "rejected"
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "reject" and stored.reasons[0].startswith("spam-list: robocaller")
+
+
+@pytest.mark.parametrize("raw_from", [None, "", "anonymous", "x" * 10000, "<script>", "+1" + "9" * 5000])
+def test_absurd_caller_ids_are_answered(twilio_post, db, raw_from):
+    sid, root = answer(twilio_post, From=raw_from)
+    assert verbs(root)[0] == "Start"
+    stored = calls.get_call(db, sid)
+    assert len(stored.from_number) <= 64 and stored.reasons
+
+
+def test_no_call_sid_goes_to_the_operator(twilio_post):
+    root = twiml(twilio_post("/voice", {"From": "+919812345678"}))
+    assert verbs(root) == ["Say", "Dial"] and root.find("Dial/Number").text == "+15005550100"
+
+
+def test_retried_incoming_webhook_answers_again_without_a_second_record(twilio_post, db):
+    params = call_params()
+    twiml(twilio_post("/voice", params))
+    twiml(twilio_post("/voice", params))
+    with db.session() as session:
+        from sqlalchemy import func, select
+
+        from ivr.store.models import Call
+        assert session.scalar(select(func.count()).select_from(Call)) == 1
+
+
+def heard(db, sid, text, label=None, confidence=0.0, voice=2.0):
+    calls.note_stream_start(db, sid)
+    if text or label:
+        calls.add_final(db, sid, text, voice, Classification(label, confidence, {label: confidence} if label else {}))
+
+
+def keypad(twilio_post, sid, digit=None, attempt=1):
+    return twiml(twilio_post(f"/voice/keypad?attempt={attempt}", {**call_params(sid), "Digits": digit}))
+
+
+@pytest.mark.parametrize("digit, label, confidence, target", [
+    ("1", None, 0.0, "+15005550101"),
+    ("2", "inquiry", 0.9, "+15005550102"),
+    ("3", "complaint", 0.9, "+15005550103"),
+    ("5", None, 0.0, "+15005550100"),
+    ("2", "complaint", 0.9, "+15005550100"),
+    ("9", "inquiry", 0.9, "+15005550102"),
+    (None, "emergency", 0.7, "+15005550101"),
+    ("1", "spam", 0.95, "+15005550100"),
+    ("12", None, 0.0, "+15005550100"),
+    ("abc", "complaint", 0.9, "+15005550103"),
+])
+def test_keypad_routes_to_the_desk(twilio_post, db, digit, label, confidence, target):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "something was said", label, confidence)
+    root = keypad(twilio_post, sid, digit)
+    assert verbs(root) == ["Say", "Dial"]
+    dial = root.find("Dial")
+    assert dial.find("Number").text == target
+    assert dial.get("action").startswith("http://localhost/voice/dialled?route=")
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "dial" and stored.route_target == target and stored.decided_at is not None
+
+
+def test_sure_spam_without_a_key_is_hung_up_politely(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "you have won a cruise", "spam", 0.97)
+    root = keypad(twilio_post, sid, None)
+    assert verbs(root) == ["Say", "Hangup"] and "emergencies only" in root.find("Say").text
+    assert calls.get_call(db, sid).decision == "hangup"
+
+
+def test_silent_caller_gets_one_more_chance_then_ends_as_blank(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "", voice=0.0)
+    retry = keypad(twilio_post, sid, None, attempt=1)
+    assert verbs(retry) == ["Gather", "Redirect"]
+    assert "press 5" in retry.find("Gather/Say").text
+    assert retry.find("Gather").get("action") == "http://localhost/voice/keypad?attempt=2"
+    assert calls.get_call(db, sid).decision is None
+    end = keypad(twilio_post, sid, None, attempt=2)
+    assert verbs(end) == ["Say", "Hangup"]
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "blank" and stored.attempts == 2
+    assert stored.reasons == ["blank: no speech and no key after the silent-caller prompt"]
+
+
+def test_silent_caller_pressing_5_at_the_retry_reaches_the_operator(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "", voice=0.0)
+    keypad(twilio_post, sid, None, attempt=1)
+    root = keypad(twilio_post, sid, "5", attempt=2)
+    assert root.find("Dial/Number").text == "+15005550100"
+    assert "flag: silent-caller" in calls.get_call(db, sid).reasons
+
+
+def test_media_stream_that_never_connected_sends_the_caller_to_the_operator(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    root = keypad(twilio_post, sid, "2")
+    assert root.find("Dial/Number").text == "+15005550100"
+    assert "fault: media stream never connected" in calls.get_call(db, sid).reasons
+
+
+def test_speech_engine_fault_sends_the_caller_to_the_operator(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "", voice=1.0)
+    calls.add_fault(db, sid, "speech engine failed: boom")
+    root = keypad(twilio_post, sid, "2")
+    assert root.find("Dial/Number").text == "+15005550100"
+
+
+def test_keypad_after_an_early_route_repeats_that_route(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    calls.claim_decision(db, sid, "dial", "emergency", "+15005550101", ["early"], early=True)
+    root = keypad(twilio_post, sid, "3")
+    assert root.find("Dial/Number").text == "+15005550101"
+
+
+def test_keypad_for_an_unknown_call_goes_to_the_operator(twilio_post, db):
+    root = keypad(twilio_post, "CA-never-seen", "2")
+    assert root.find("Dial/Number").text == "+15005550100"
+    assert calls.get_call(db, "CA-never-seen") is None
+
+
+@pytest.mark.parametrize("attempt", ["abc", "-4", "999999999999", ""])
+def test_garbage_attempt_numbers_are_clamped(twilio_post, db, attempt):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "", voice=0.0)
+    root = twiml(twilio_post(f"/voice/keypad?attempt={attempt}", call_params(sid)))
+    assert verbs(root)[0] in ("Gather", "Say")
+
+
+def test_internal_fault_in_a_webhook_routes_to_the_operator(twilio_post, db, monkeypatch):
+    from ivr import flow
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(flow, "after_keypad", broken)
+    sid, _ = answer(twilio_post)
+    root = keypad(twilio_post, sid, "2")
+    assert verbs(root) == ["Say", "Dial"] and root.find("Dial/Number").text == "+15005550100"
+
+
+def test_sip_routes_dial_sip(twilio_post, app, db):
+    app.config["ROUTE_INQUIRY"] = "sip:inquiry@pbx.example.org"
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "status of my fir", "inquiry", 0.9)
+    root = keypad(twilio_post, sid, "2")
+    assert root.find("Dial/Sip").text == "sip:inquiry@pbx.example.org"
+
+
+def test_status_callback_closes_the_call_idempotently(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    done = {**call_params(sid), "CallStatus": "completed", "CallDuration": "37"}
+    assert twilio_post("/voice/status", done).status_code == 204
+    assert twilio_post("/voice/status", done).status_code == 204
+    late = {**call_params(sid), "CallStatus": "in-progress", "CallDuration": "x" * 100}
+    assert twilio_post("/voice/status", late).status_code == 204
+    stored = calls.get_call(db, sid)
+    assert (stored.status, stored.duration) == ("completed", 37) and stored.ended_at is not None
+
+
+def test_status_for_an_unknown_call_is_accepted_and_ignored(twilio_post, db):
+    assert twilio_post("/voice/status", {**call_params("CA-none"), "CallStatus": "completed"}).status_code == 204
+    assert calls.get_call(db, "CA-none") is None
+
+
+@pytest.mark.parametrize("route, status, attempt, expected", [
+    ("emergency", "completed", 1, ["Hangup"]),
+    ("emergency", "no-answer", 1, ["Say", "Dial"]),
+    ("operator", "busy", 1, ["Say", "Dial"]),
+    ("operator", "failed", 3, ["Say", "Hangup"]),
+    ("nonsense", "busy", 1, ["Say", "Dial"]),
+])
+def test_dial_outcomes(twilio_post, route, status, attempt, expected):
+    root = twiml(twilio_post(f"/voice/dialled?route={route}&attempt={attempt}",
+                             {**call_params(), "DialCallStatus": status}))
+    assert verbs(root) == expected
+    if "Dial" in expected:
+        assert root.find("Dial/Number").text == "+15005550100"
+
+
+def test_fallback_dials_the_operator(twilio_post):
+    root = twiml(twilio_post("/voice/fallback", call_params()))
+    assert root.find("Dial/Number").text == "+15005550100"
+
+
+def test_oversized_webhook_is_refused(client):
+    response = client.post("/voice", data={"From": "x" * 70000}, headers={"X-Twilio-Signature": "x"})
+    assert response.status_code == 413
+
+
+def test_health_reports_database_and_engine(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok" and response.json["speech_engine"] == "pocketsphinx"
