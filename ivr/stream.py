@@ -1,5 +1,6 @@
 """Media Streams WebSocket: transport only. Frames go to a per-call ivr.media.CallMedia."""
 import logging
+import time
 
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
@@ -33,12 +34,24 @@ def media(ws):
     signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
         if app.config["SCREEN_ENABLED"] else None
     call = CallMedia(app.extensions["ivr.asr"], listener, signals=signals)
+    idle = app.config["IVR_STREAM_IDLE_SECONDS"]
+    last_frame = time.monotonic()
     try:
         while True:
-            frame = ws.receive()
+            # short waits: simple-websocket can drop the wake-up when it closes the socket itself (1009)
+            frame = ws.receive(timeout=min(idle, 1.0))
+            if frame is None:
+                if not ws.connected:
+                    break
+                if time.monotonic() - last_frame >= idle:   # Twilio sends a frame every 20 ms: the peer is gone
+                    log.warning("media stream %s: no frame for %.0f s, closing", call.call_sid, idle)
+                    ws.close(reason=1001, message="idle")
+                    break
+                continue
+            last_frame = time.monotonic()
             if isinstance(frame, bytes):
                 call.handle_text(frame.decode("utf-8", "replace"))
-            elif frame is None or not call.handle_text(frame):
+            elif not call.handle_text(frame):
                 break
     except ConnectionClosed:
         log.info("media stream %s: socket closed", call.call_sid)

@@ -2,6 +2,7 @@
 TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -99,25 +100,40 @@ def call_params(sid=None, **extra):
 
 
 class LiveServer:
+    """Request threads are daemons (a stuck one must not keep the test run from exiting) but are tracked, and
+    close() fails the test if any outlives it: that is a socket the app never let go."""
+
     def __init__(self, app):
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        # join request threads on close, so no stream is still writing when the test's database goes away
-        self.server.daemon_threads, self.server.block_on_close = False, True
+        self.server.daemon_threads, self.server.block_on_close = True, False
+        self.requests = []
+        self.server.process_request = self._process_request
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def close(self):
+    def _process_request(self, request, client_address):
+        thread = threading.Thread(target=self.server.process_request_thread, args=(request, client_address),
+                                  daemon=True, name=f"live-request-{client_address[1]}")
+        self.requests = [t for t in self.requests if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, grace=10.0):
         self.server.shutdown()
         self.thread.join(timeout=10)
-        self.server.server_close()
+        deadline = time.monotonic() + grace
+        for thread in self.requests:   # let every request (a stream settling its call) finish before the db goes
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in self.requests if thread.is_alive()]
+        assert not stuck, f"request threads still running {grace:.0f} s after the server stopped: {stuck}"
 
 
 @pytest.fixture
 def live_server(database_url, stand_in):
     """The real app on a local port (werkzeug, threaded), for WebSocket and simulated-call tests."""
-    app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4)
+    # a stream idles out after longer than close()'s grace, so a test that leaves a socket open still fails
+    app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4, IVR_STREAM_IDLE_SECONDS=60)
     server = LiveServer(app)
     yield server
     server.close()

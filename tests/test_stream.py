@@ -103,3 +103,19 @@ def test_oversized_message_closes_the_socket_cleanly(live_server):
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 1009      # "message too big"
     ws.shutdown()
+
+
+def test_a_stream_that_goes_quiet_is_closed_and_its_call_settled(live_server):
+    """A peer that vanishes without closing (no FIN, no `stop`) must not hold a server thread for ever."""
+    live_server.app.config["IVR_STREAM_IDLE_SECONDS"] = 0.5
+    sid = "CA" + "c" * 32
+    open_call(live_server, sid)
+    ws = connect(live_server)
+    ws.send(start_frame(sid))
+    ws.send(silence_frame())
+    opcode, data = ws.recv_data(control_frame=True)     # then nothing more is sent
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1001      # "going away"
+    db = live_server.app.extensions["ivr.db"]
+    assert wait_for(lambda: calls.get_call(db, sid).heard_until is not None)
+    ws.shutdown()
