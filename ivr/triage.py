@@ -1,4 +1,5 @@
 """Triage: the classifier wrapper (loaded once, checked against its model card) and the reconcile rules."""
+import functools
 import hashlib
 import json
 import logging
@@ -50,25 +51,12 @@ class Classifier:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != self.card.get("artifact_sha256"):
             raise ModelError(f"classifier file {path} does not match the checksum in {card_path}: rebuild it with `{REBUILD}`")
-        self._pipeline = joblib.load(path)
+        self._pipeline, self._scorer = _unpickle(path, digest)
         if set(self._pipeline.classes_) != LABELS or set(self.card.get("labels", ())) != LABELS:
             raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
         self.version = self.card.get("version", "unknown")
         # Chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax
         self.emergency_threshold = float(self.card.get("emergency_threshold", 1.01))
-        self._scorer = self._fast_scorer() or self._pipeline
-
-    def _fast_scorer(self):
-        """The overhead-free scorer, used only if it agrees with scikit-learn on the probe texts."""
-        fast = compile_pipeline(self._pipeline)
-        if fast is None:
-            log.warning("classifier: pipeline shape not compiled; using scikit-learn per call (slower)")
-            return None
-        gap = np.abs(fast.predict_proba(PROBES) - self._pipeline.predict_proba(PROBES)).max()
-        if gap > 1e-9:
-            log.warning("classifier: fast scorer differs from scikit-learn by %g; not using it", gap)
-            return None
-        return fast
 
     def classify(self, text):
         """Classify a transcript; empty or wordless text gives NO_CLASS."""
@@ -82,6 +70,28 @@ class Classifier:
         if probabilities["emergency"] >= self.emergency_threshold:
             label = "emergency"   # missing an emergency is the worst error: it wins at a recall-tuned cut
         return Classification(label, probabilities[label], ranked)
+
+
+@functools.lru_cache(maxsize=4)
+def _unpickle(path, digest):
+    """The pipeline and its scorer, unpickled once per process and artifact (by checksum): unpickling takes about
+    0.5 s, and a process that builds several apps (the test suite, CLI commands) would pay it each time. Both are
+    only read after this, so apps in one process can share them."""
+    pipeline = joblib.load(path)
+    return pipeline, _fast_scorer(pipeline) or pipeline
+
+
+def _fast_scorer(pipeline):
+    """The overhead-free scorer, used only if it agrees with scikit-learn on the probe texts."""
+    fast = compile_pipeline(pipeline)
+    if fast is None:
+        log.warning("classifier: pipeline shape not compiled; using scikit-learn per call (slower)")
+        return None
+    gap = np.abs(fast.predict_proba(PROBES) - pipeline.predict_proba(PROBES)).max()
+    if gap > 1e-9:
+        log.warning("classifier: fast scorer differs from scikit-learn by %g; not using it", gap)
+        return None
+    return fast
 
 
 def init_app(app):
