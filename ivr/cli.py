@@ -1,11 +1,11 @@
-"""Admin commands: `flask --app ivr spam add|remove|list`."""
+"""Admin commands: `flask --app ivr spam add|remove|list` (changes are audited like the control room's)."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from ivr import screening_cli
 from ivr.screening import normalise_number
-from ivr.store import spam as spam_store
+from ivr.store import actions, spam as spam_store
 from ivr.store.signals import PREFIX_MARK
 
 spam = AppGroup("spam", help="Manage the spam list (numbers whose calls are rejected unanswered).")
@@ -30,16 +30,17 @@ def _number(raw):
 def spam_add(number, reason, added_by):
     """Add NUMBER (any common format; stored as E.164) or a range like +9114055* to the spam list."""
     number = _number(number)
-    spam_store.add(current_app.extensions["ivr.db"], number, reason.strip()[:500], added_by[:64], source="cli")
+    actions.add_spam(current_app.extensions["ivr.db"], number, reason.strip()[:500], added_by[:64], source="cli")
     click.echo(f"added {number}: {reason}")
 
 
 @spam.command("remove")
 @click.argument("number")
-def spam_remove(number):
+@click.option("--by", "removed_by", default="cli", show_default=True, help="Who removed it (for the audit log).")
+def spam_remove(number, removed_by):
     """Remove NUMBER from the spam list."""
     number = _number(number)
-    if not spam_store.remove(current_app.extensions["ivr.db"], number):
+    if not actions.remove_spam(current_app.extensions["ivr.db"], number, removed_by[:64]):
         raise click.ClickException(f"{number} is not on the spam list")
     click.echo(f"removed {number}")
 

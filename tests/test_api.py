@@ -1,7 +1,7 @@
 """The JSON API (X-API-Key) and /metrics."""
 import pytest
 
-from ivr.store import audit, calls, spam
+from ivr.store import actions, audit, calls, spam
 
 from conftest import call_params
 
@@ -74,7 +74,7 @@ def test_stats(api, db):
 
 def test_metrics_need_the_key_and_count_calls_webhooks_and_actions(app, api, db, twilio_post):
     assert app.test_client().get("/metrics").status_code == 401
-    spam.add(db, "+15005550006", "robocaller")
+    actions.add_spam(db, "+15005550006", "robocaller", "test")
     twilio_post("/voice", call_params(From="+15005550006"))
     twilio_post("/voice", call_params(From="+919812345678"))
     text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).text

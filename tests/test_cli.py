@@ -1,4 +1,4 @@
-from ivr.store import spam
+from ivr.store import audit, spam
 
 
 def test_spam_add_list_remove(runner, db):
@@ -8,9 +8,12 @@ def test_spam_add_list_remove(runner, db):
     assert spam.find(db, "+15005550006").added_by == "op 17"
     listing = runner.invoke(args=["spam", "list"])
     assert listing.output.startswith("+15005550006\t") and listing.output.rstrip().endswith("op 17\trobocaller")
-    removed = runner.invoke(args=["spam", "remove", "+15005550006"])
+    removed = runner.invoke(args=["spam", "remove", "+15005550006", "--by", "op 18"])
     assert removed.output == "removed +15005550006\n"
     assert spam.find(db, "+15005550006") is None
+    # the command line is audited like the control room
+    assert [(e.actor, e.action, (e.after or {}).get("source")) for e in reversed(audit.recent(db))] == [
+        ("op 17", "spam.add", "cli"), ("op 18", "spam.remove", None)]
 
 
 def test_spam_add_refuses_garbage_and_needs_a_reason(runner, db):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from ivr import simulate
-from ivr.store import calls, spam
+from ivr.store import actions, calls
 
 from conftest import ACCOUNT, FIXTURES, TOKEN
 
@@ -51,7 +51,7 @@ def test_silence_without_a_key_ends_as_a_blank_call(live_server, stand_in):
 
 
 def test_spam_listed_number_is_rejected(live_server, stand_in):
-    spam.add(live_server.app.extensions["ivr.db"], "+15005550006", "robocaller", "op 17")
+    actions.add_spam(live_server.app.extensions["ivr.db"], "+15005550006", "robocaller", "op 17")
     outcome, stored = place(live_server, stand_in, "--from", "+15005550006", "--wav", wav("emergency_fire"))
     assert (outcome["result"], outcome["verbs"]) == ("rejected", ["Reject"])
     assert stored.decision == "reject" and stored.transcript == ""

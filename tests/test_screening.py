@@ -1,7 +1,7 @@
 import pytest
 
 from ivr.screening import normalise_number, screen
-from ivr.store import spam
+from ivr.store import actions
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -20,7 +20,7 @@ def test_normalise_number(raw, expected):
 
 
 def test_spam_listed_number_is_rejected_with_its_reason(db):
-    spam.add(db, "+15005550006", "robocaller", "op 17")
+    actions.add_spam(db, "+15005550006", "robocaller", "op 17")
     verdict = screen(db, "+1 500 555 0006")
     assert verdict.action == "reject"
     assert verdict.reasons[0].startswith("spam-list: robocaller (added by op 17 on ")
@@ -64,7 +64,7 @@ def test_sip_uri_with_a_number_is_normalised():
 
 
 def test_spam_range_entry_rejects_every_number_in_it(db):
-    spam.add(db, "+1500555*", "robocall range", "op 3")
+    actions.add_spam(db, "+1500555*", "robocall range", "op 3")
     verdict = screen(db, "+15005550099")
     assert verdict.action == "reject" and verdict.flags == ("spam-list",)
     assert verdict.reasons[0].endswith("[range +1500555*]") and verdict.block_reason == verdict.reasons[0]
@@ -72,8 +72,8 @@ def test_spam_range_entry_rejects_every_number_in_it(db):
 
 
 def test_most_specific_spam_entry_wins(db):
-    spam.add(db, "+1500555*", "range")
-    spam.add(db, "+15005550099", "this one")
+    actions.add_spam(db, "+1500555*", "range", "test")
+    actions.add_spam(db, "+15005550099", "this one", "test")
     assert screen(db, "+15005550099").reasons[0].startswith("spam-list: this one")
 
 

@@ -6,7 +6,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from ivr.store import Database, calls, normalise_url, spam
+from ivr.store import Database, actions, audit, calls, normalise_url, spam
 from ivr.store.models import Base
 from training.train import ROOT
 
@@ -89,13 +89,17 @@ def test_wait_until_settled_gives_up_after_the_timeout(db):
 
 
 def test_spam_list_add_update_remove(db):
-    spam.add(db, "+15005550006", "robocalls", "op 17")
-    spam.add(db, "+15005550006", "robocall campaign", "op 18")
+    actions.add_spam(db, "+15005550006", "robocalls", "op 17")
+    actions.add_spam(db, "+15005550006", "robocall campaign", "op 18")
     assert [(e.number, e.reason, e.added_by) for e in spam.all_entries(db)] == [
         ("+15005550006", "robocall campaign", "op 18")]
-    assert spam.remove(db, "+15005550006")
-    assert not spam.remove(db, "+15005550006")
+    assert actions.remove_spam(db, "+15005550006", "test")
+    assert not actions.remove_spam(db, "+15005550006", "test")
     assert spam.find(db, "+15005550006") is None
+    assert [(e.actor, e.action, (e.before or {}).get("reason"), (e.after or {}).get("reason"))
+            for e in reversed(audit.recent(db, target="+15005550006"))] == [
+        ("op 17", "spam.add", None, "robocalls"), ("op 18", "spam.add", "robocalls", "robocall campaign"),
+        ("test", "spam.remove", "robocall campaign", None)]
 
 
 def test_postgres_urls_use_psycopg3():
@@ -192,3 +196,51 @@ def test_migration_makes_old_calls_searchable_by_their_last_digits(database_url)
         assert row[0] == "876543218919" and row[1] is not None
     finally:
         engine.dispose()
+
+
+def test_sqlite_writers_queue_across_connections_and_processes(tmp_path):
+    """Two Databases on one file stand for two gunicorn processes: the flock beside the file orders them."""
+    url = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    first, second = Database().configure(url), Database().configure(url)
+    Base.metadata.create_all(first.engine)
+    holding, second_wrote, order = threading.Event(), threading.Event(), []
+
+    def write_second():
+        holding.wait()
+        with second.session():
+            order.append("second")
+        second_wrote.set()
+
+    thread = threading.Thread(target=write_second)
+    thread.start()
+    with first.session():
+        holding.set()
+        assert not second_wrote.wait(0.3), "a second writer got in while the first held the queue"
+        order.append("first")
+    thread.join(timeout=10)
+    assert order == ["first", "second"]
+    for database in (first, second):
+        database.dispose()
+
+
+def test_sqlite_write_sessions_nest_on_one_thread_and_time_out_between_threads(tmp_path):
+    db = Database().configure(f"sqlite:///{tmp_path / 'nest.sqlite3'}")
+    Base.metadata.create_all(db.engine)
+    with db._writers, db._writers:       # re-entrant: an inner write turn on the same thread does not wait
+        db._writers.timeout = 0.2
+        failure = []
+        other = threading.Thread(target=lambda: failure.append(_try_write(db)))
+        other.start()
+        other.join(timeout=5)
+    assert failure and "database is locked" in failure[0]
+    actions.add_spam(db, "+15005550006", "after", "test")   # and the turn is free again afterwards
+    assert spam.find(db, "+15005550006") is not None
+    db.dispose()
+
+
+def _try_write(db):
+    try:
+        with db.session():
+            return "wrote"
+    except Exception as error:  # noqa: BLE001 - the test reads the message
+        return str(error)

@@ -2,7 +2,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ivr.store import calls, spam
+from ivr.store import actions, calls
 from ivr.triage import Classification
 
 from conftest import call_params
@@ -80,7 +80,7 @@ def test_signature_over_other_params_is_refused(client, db):
 
 
 def test_spam_listed_caller_is_rejected_unanswered(twilio_post, db):
-    spam.add(db, "+15005550006", "robocaller", "op 17")
+    actions.add_spam(db, "+15005550006", "robocaller", "op 17")
     sid, root = answer(twilio_post, From="+15005550006")
     assert verbs(root) == ["Reject"] and root.find("Reject").get("reason") == "rejected"
     stored = calls.get_call(db, sid)

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from ivr.store import audit, calls, operators, spam
+from ivr.store import actions, audit, calls, operators, spam
 from ivr.store.models import utcnow
 
 from conftest import call_params, make_app
@@ -199,7 +199,7 @@ def test_operators_cannot_reach_admin_pages(operator_client, path):
 
 
 def test_operators_cannot_remove_spam_numbers(operator_client, db):
-    spam.add(db, "+15005550006", "robocaller")
+    actions.add_spam(db, "+15005550006", "robocaller", "test")
     response = operator_client.post("/spam/remove", data={"number": "+15005550006",
                                                           "csrf_token": csrf(operator_client)})
     assert response.status_code == 403 and spam.find(db, "+15005550006") is not None
@@ -302,14 +302,14 @@ def test_spam_form_needs_a_reason(operator_client, db):
 
 
 def test_admin_searches_and_removes_spam_numbers_with_an_audit_trail(admin_client, db):
-    spam.add(db, "+15005550006", "robocaller", "op 17")
-    spam.add(db, "+919812345678", "prank", "op 18")
+    actions.add_spam(db, "+15005550006", "robocaller", "op 17")
+    actions.add_spam(db, "+919812345678", "prank", "op 18")
     assert "+15005550006" in admin_client.get("/spam?q=robo").text
     assert "+919812345678" not in admin_client.get("/spam?q=robo").text
     response = admin_client.post("/spam/remove", data={"number": "+1 500 555 0006", "csrf_token": csrf(admin_client)},
                                  follow_redirects=True)
     assert "removed from the spam list" in response.text and spam.find(db, "+15005550006") is None
-    [logged] = audit.recent(db)
+    logged = audit.recent(db)[0]
     assert (logged.actor, logged.action, logged.before["reason"], logged.after) == \
         ("op ravi", "spam.remove", "robocaller", None)
     assert "spam.remove" in admin_client.get("/audit").text
