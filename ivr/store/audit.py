@@ -14,7 +14,7 @@ def record(session, actor, action, target, before=None, after=None, operator_id=
 
 def recent(db, page=1, per_page=100, target=None):
     """Newest entries first, optionally for one target (a call sid or a number)."""
-    with db.session() as session:
+    with db.reader() as session:
         query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         if target:
             query = query.where(AuditEntry.target == target)
@@ -31,5 +31,5 @@ def count_since(db, action, target, since):
     """How many ACTION entries on TARGET since SINCE (uses ix_audit_log_target)."""
     query = select(func.count()).select_from(AuditEntry).where(
         AuditEntry.target == target[:MAX_TARGET_CHARS], AuditEntry.action == action, AuditEntry.at >= since)
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(query)

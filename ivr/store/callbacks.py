@@ -23,7 +23,7 @@ def queue(db, call_sid, number, why):
 
 def pending(db, include_closed=False):
     """Callbacks to work, oldest first (all of them with include_closed: pending ones first)."""
-    with db.session() as session:
+    with db.reader() as session:
         closed_last = case((Callback.status == "pending", 0), else_=1)
         query = select(Callback).order_by(closed_last, Callback.created_at, Callback.id)
         if not include_closed:
@@ -33,7 +33,7 @@ def pending(db, include_closed=False):
 
 def get(db, callback_id):
     """One callback entry, or None."""
-    with db.session() as session:
+    with db.reader() as session:
         return session.get(Callback, callback_id)
 
 

@@ -64,7 +64,7 @@ def page_of_calls(db, wanted):
     """One page of calls, newest first, and whether another page follows (no COUNT: it is slow at scale)."""
     query = _where(select(Call), wanted).order_by(Call.created_at.desc(), Call.id.desc())
     query = query.offset((wanted.page - 1) * wanted.per_page).limit(wanted.per_page + 1)
-    with db.session() as session:
+    with db.reader() as session:
         rows = list(session.scalars(query))
     return rows[:wanted.per_page], len(rows) > wanted.per_page
 
@@ -72,14 +72,14 @@ def page_of_calls(db, wanted):
 def changed_since(db, moment, limit=CHANGES_BATCH):
     """Calls changed at or after MOMENT, oldest change first (the live page's poll; uses ix_calls_updated_at)."""
     query = select(Call).where(Call.updated_at >= moment).order_by(Call.updated_at, Call.id).limit(limit)
-    with db.session() as session:
+    with db.reader() as session:
         return list(session.scalars(query))
 
 
 def latest_change(db):
     """The newest updated_at, or now when there are no calls yet."""
     query = select(Call.updated_at).order_by(Call.updated_at.desc()).limit(1)
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(query) or utcnow()
 
 
@@ -87,7 +87,7 @@ def since_hours(db, hours=24):
     """(created_at, label, decision, reasons) of the calls in the last HOURS hours, for the charts."""
     start = utcnow() - timedelta(hours=hours)
     query = select(Call.created_at, Call.label, Call.decision, Call.reasons).where(Call.created_at >= start)
-    with db.session() as session:
+    with db.reader() as session:
         return [tuple(row) for row in session.execute(query)]
 
 
@@ -115,10 +115,10 @@ def counts_by_class_route(db):
     """(class, route, decision, calls) over all calls, for /metrics; exact across processes."""
     query = select(Call.label, Call.department, Call.decision, func.count()).group_by(
         Call.label, Call.department, Call.decision)
-    with db.session() as session:
+    with db.reader() as session:
         return [tuple(row) for row in session.execute(query)]
 
 
 def count_with_faults(db):
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(select(func.count()).select_from(Call).where(cast(Call.faults, String) != "[]"))

@@ -21,7 +21,7 @@ def save(db, sid, number, data):
 
 def since(db, last_id, limit):
     """Fingerprints with ids above last_id - RESCAN, at most the `limit` newest, oldest first."""
-    with db.session() as session:
+    with db.reader() as session:
         rows = session.execute(select(AudioFingerprint.id, AudioFingerprint.call_sid, AudioFingerprint.number,
                                       AudioFingerprint.hashes).where(AudioFingerprint.id > last_id - RESCAN)
                                .order_by(AudioFingerprint.id.desc()).limit(limit)).all()

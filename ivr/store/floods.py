@@ -14,7 +14,7 @@ MAX_NOTE_CHARS = 500
 
 def raise_alert(db, line, callers, window_seconds, now, cooldown_seconds):
     """Store an alert unless the line had one within the cooldown; returns the new alert or None."""
-    with db.session() as session:
+    with db.reader() as session:
         recent = session.scalar(select(FloodAlert.id).where(
             FloodAlert.line == line, FloodAlert.created_at > now - timedelta(seconds=cooldown_seconds)).limit(1))
     if recent is not None:
@@ -31,7 +31,7 @@ def raise_alert(db, line, callers, window_seconds, now, cooldown_seconds):
 
 def alerts(db, include_closed=False, status=None):
     """Alerts newest first (open ones before closed ones with include_closed), optionally of one status."""
-    with db.session() as session:
+    with db.reader() as session:
         closed_last = case((FloodAlert.status == "closed", 1), else_=0)
         query = select(FloodAlert).order_by(closed_last, FloodAlert.created_at.desc(), FloodAlert.id.desc())
         if status is not None:

@@ -24,14 +24,14 @@ def count_blank(db, number, now):
 
 
 def blank_count(db, number, now):
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(select(BlankCount.blank_calls).where(
             BlankCount.number == number, BlankCount.day == now.date())) or 0
 
 
 def active(db, number, kind, now):
     """The number's active hold of this kind, or None."""
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(select(NumberHold).where(
             NumberHold.number == number, NumberHold.kind == kind, NumberHold.lifted_at.is_(None),
             NumberHold.expires_at > now).order_by(NumberHold.expires_at.desc()).limit(1))
@@ -51,7 +51,7 @@ def place(db, number, kind, reason, now, hours):
 
 def active_holds(db, now):
     """Every hold in force, blocks first, newest first."""
-    with db.session() as session:
+    with db.reader() as session:
         return list(session.scalars(select(NumberHold).where(
             NumberHold.lifted_at.is_(None), NumberHold.expires_at > now)
             .order_by(NumberHold.kind, NumberHold.created_at.desc())))

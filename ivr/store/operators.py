@@ -39,12 +39,12 @@ def authenticate(db, name, password):
 
 
 def get(db, operator_id):
-    with db.session() as session:
+    with db.reader() as session:
         return session.get(Operator, operator_id)
 
 
 def count(db):
-    with db.session() as session:
+    with db.reader() as session:
         return session.scalar(select(func.count()).select_from(Operator))
 
 

@@ -18,7 +18,7 @@ def overrides(db, ttl):
         cached = _cache.get(db)
         if cached is not None and cached[0] > now:
             return cached[1]
-    with db.engine.connect() as conn:
+    with db.read_engine.connect() as conn:
         values = {key: TUNABLE[key](value) for key, value in conn.execute(select(ScreenSetting.key, ScreenSetting.value))
                   if key in TUNABLE}
     with _lock:
@@ -43,7 +43,7 @@ def clear(db, key):
 
 
 def all_settings(db):
-    with db.session() as session:
+    with db.reader() as session:
         return list(session.scalars(select(ScreenSetting).order_by(ScreenSetting.key)))
 
 

@@ -41,7 +41,7 @@ _LINE_CALLERS = select(Call.from_number).where(Call.to_number == bindparam("line
 def gather(db, number, line, now, flood_seconds, flood_callers):
     """Everything screening needs to know about a caller and the dialled line: one connection, four indexed
     lookups, Core statements built once (building ORM queries per call cost more than running them)."""
-    with db.engine.connect() as conn:
+    with db.read_engine.connect() as conn:
         spam = None
         if number.startswith("+"):
             entries = conn.execute(_SPAM, {"keys": spam_keys(number)})
@@ -59,7 +59,7 @@ def _first(holds, kind):
 
 def had_emergency(db, number, now, hours=24):
     """Did this number have a real emergency (emergency desk, or a silent caller's 5) in the last hours?"""
-    with db.session() as session:
+    with db.reader() as session:
         found = session.scalar(select(Call.id).where(
             Call.from_number == number, Call.created_at >= now - timedelta(hours=hours),
             or_(Call.department == "emergency", Call.digit == "5")).limit(1))

@@ -20,5 +20,5 @@ def search(db, text="", page=1, per_page=100):
     if text:
         pattern = f"%{text}%"
         query = query.where(SpamNumber.number.like(pattern) | SpamNumber.reason.like(pattern))
-    with db.session() as session:
+    with db.reader() as session:
         return list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
