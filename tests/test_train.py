@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from ivr.triage import Classifier
@@ -145,3 +146,24 @@ def test_from_db_adds_calls_an_operator_confirmed_or_corrected(tmp_path, capsys,
     assert train.main(["--out", str(out), "--telephone", "", "--from-db", url]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["rows"]["from_db"] == 2
+
+
+class FixedScores:
+    """A stand-in pipeline whose P(emergency) for each text is the number in the text."""
+    classes_ = np.array(["complaint", "emergency", "inquiry", "spam"])
+
+    def predict_proba(self, texts):
+        p = np.array([float(text) for text in texts])
+        rest = (1 - p) / 3
+        return np.column_stack([rest, p, rest, rest])
+
+
+def test_emergency_cut_meets_the_recall_target_on_each_validation_set():
+    clean = ([str(0.5 + i / 100) for i in range(40)], ["emergency"] * 40)                # all score high
+    telephone = ([str(0.02 + i / 100) for i in range(40)], ["emergency"] * 40)            # garbled: lower
+    pooled_cut = train.emergency_threshold(FixedScores(), (clean[0] + telephone[0], clean[1] + telephone[1]))
+    cut = train.emergency_threshold(FixedScores(), clean, telephone)
+    assert cut < pooled_cut
+    for texts, _ in (clean, telephone):
+        assert np.mean([float(text) >= cut for text in texts]) >= train.EMERGENCY_RECALL
+    assert train.emergency_threshold(FixedScores(), (["0.3"], ["spam"])) == 0.0   # no emergencies: no cut
