@@ -34,6 +34,7 @@ class Rules:
     flood_callers: int = 5
     flood_seconds: float = 5.0
     flood_cooldown: float = 300.0
+    flood_exit_callers: int = 3     # an open alert keeps the line in flood mode down to this many callers
 
     @classmethod
     def from_config(cls, config, overrides=None):
@@ -42,7 +43,8 @@ class Rules:
         own = {config.get(f"ROUTE_{desk}", "") for desk in ("EMERGENCY", "INQUIRY", "COMPLAINT", "OPERATOR")}
         return cls(config["SCREEN_GATE_RISK"], frozenset(filter(None, own | set(config["SCREEN_OWN_NUMBERS"]))),
                    frozenset(config["SCREEN_EMERGENCY_CODES"]), config["SCREEN_REPEAT_CALLS"],
-                   config["SCREEN_FLOOD_CALLERS"], config["SCREEN_FLOOD_SECONDS"], config["SCREEN_FLOOD_COOLDOWN"])
+                   config["SCREEN_FLOOD_CALLERS"], config["SCREEN_FLOOD_SECONDS"], config["SCREEN_FLOOD_COOLDOWN"],
+                   config["SCREEN_FLOOD_EXIT_CALLERS"])
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,17 @@ def check_watch(caller, facts, rules):
 
 
 def check_flood(caller, facts, rules):
-    """Flood mode is not risk of this caller: it puts every caller on the line behind the gate."""
+    """Flood mode is not risk of this caller: it puts every caller on the line behind the gate. It starts at
+    `flood_callers` distinct callers in the window and, while the line's alert is open, lasts until fewer than
+    `flood_exit_callers` remain (hysteresis: a flood that dips for a moment does not flap the gate)."""
     callers = len(facts.line_callers | {caller.number or caller.raw})
-    if caller.line and in_flood(callers, rules.flood_callers):
-        return 0.0, f"flood: {callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
+    if not caller.line:
+        return None
+    within = f"{callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
+    if in_flood(callers, rules.flood_callers):
+        return 0.0, f"flood: {within}"
+    if facts.flood_alert is not None and in_flood(callers, rules.flood_exit_callers):
+        return 0.0, f"flood: {within}, alert {facts.flood_alert} still open"
     return None
 
 
@@ -186,13 +195,13 @@ def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
     rules, now = rules or Rules(), now or datetime.now(timezone.utc)
     caller = Caller.read(raw_from, to, stir, region)
     number = caller.number or caller.raw or "unknown"
-    facts = signals.gather(db, number, caller.line, now, rules.flood_seconds, rules.flood_callers)
+    facts = signals.gather(db, number, caller.line, now, rules)
     verdict = rejection(number, facts)
     if verdict is not None:
         return verdict
     verdict = combine(number, [found for check in CHECKS if (found := check(caller, facts, rules)) is not None],
                       rules)
-    if "flood" in verdict.flags:
+    if "flood" in verdict.flags and facts.flood_alert is None:
         _alert(db, caller.line, len(facts.line_callers | {number}), rules, now)
     return verdict
 

@@ -95,13 +95,16 @@ def floods_move(alert_id, status, note, by):
 @click.option("--callers", type=click.IntRange(2, 10_000), help="Distinct callers that make a flood.")
 @click.option("--seconds", type=click.FloatRange(0.5, 3600), help="The sliding window, in seconds.")
 @click.option("--cooldown", type=click.FloatRange(0, 86_400), help="Seconds between alerts for one line.")
+@click.option("--exit-callers", type=click.IntRange(1, 10_000),
+              help="While the alert is open, flood mode lasts down to this many callers.")
 @click.option("--by", default="cli", show_default=True)
-def floods_set(callers, seconds, cooldown, by):
+def floods_set(callers, seconds, cooldown, exit_callers, by):
     """Change the flood thresholds now, for every process (within SCREEN_SETTINGS_TTL seconds)."""
-    changes = {"SCREEN_FLOOD_CALLERS": callers, "SCREEN_FLOOD_SECONDS": seconds, "SCREEN_FLOOD_COOLDOWN": cooldown}
+    changes = {"SCREEN_FLOOD_CALLERS": callers, "SCREEN_FLOOD_SECONDS": seconds, "SCREEN_FLOOD_COOLDOWN": cooldown,
+               "SCREEN_FLOOD_EXIT_CALLERS": exit_callers}
     changes = {key: value for key, value in changes.items() if value is not None}
     if not changes:
-        raise click.UsageError("give at least one of --callers, --seconds, --cooldown")
+        raise click.UsageError("give at least one of --callers, --seconds, --cooldown, --exit-callers")
     for key, value in changes.items():
         settings_store.put(_db(), key, float(value), by)
     floods_settings.callback(reset=False)

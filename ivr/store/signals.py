@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, func, or_, select, update
 
-from ivr.store.models import Call, NumberHold, SpamNumber
+from ivr.store.models import Call, FloodAlert, NumberHold, SpamNumber
 
 PREFIX_MARK = "*"     # a spam-list entry ending in * covers every number that starts with it
 
@@ -16,6 +16,7 @@ class Facts:
     watch: object = None
     calls_last_hour: int = 0
     line_callers: frozenset = frozenset()   # distinct caller numbers on the dialled line inside the flood window
+    flood_alert: int | None = None          # the line's open flood alert, looked up only when it could matter
 
 
 def aware(moment):
@@ -36,11 +37,15 @@ _RECENT = select(func.count()).select_from(Call).where(Call.from_number == bindp
 _LINE_CALLERS = select(Call.from_number).where(Call.to_number == bindparam("line"),
                                                Call.created_at >= bindparam("window_start")) \
     .distinct().limit(bindparam("most"))
+_OPEN_ALERT = select(FloodAlert.id).where(FloodAlert.line == bindparam("line"), FloodAlert.status != "closed",
+                                          FloodAlert.created_at > bindparam("since")) \
+    .order_by(FloodAlert.created_at.desc()).limit(1)
 
 
-def gather(db, number, line, now, flood_seconds, flood_callers):
+def gather(db, number, line, now, rules):
     """Everything screening needs to know about a caller and the dialled line: one connection, four indexed
-    lookups, Core statements built once (building ORM queries per call cost more than running them)."""
+    lookups (a fifth only on a line between the flood exit and entry counts), Core statements built once
+    (building ORM queries per call cost more than running them)."""
     with db.read_engine.connect() as conn:
         spam = None
         if number.startswith("+"):
@@ -48,9 +53,14 @@ def gather(db, number, line, now, flood_seconds, flood_callers):
             spam = max(entries, key=lambda entry: len(entry.number), default=None)   # the most specific entry
         holds = list(conn.execute(_HOLDS, {"number": number, "now": now}))
         recent = conn.execute(_RECENT, {"number": number, "hour_ago": now - timedelta(hours=1)}).scalar()
-        callers = conn.execute(_LINE_CALLERS, {"line": line, "window_start": now - timedelta(seconds=flood_seconds),
-                                               "most": flood_callers}).scalars() if line else ()
-        return Facts(spam, _first(holds, "block"), _first(holds, "watch"), recent, frozenset(callers))
+        callers = frozenset(conn.execute(_LINE_CALLERS, {
+            "line": line, "window_start": now - timedelta(seconds=rules.flood_seconds),
+            "most": rules.flood_callers}).scalars() if line else ())
+        alert = None
+        if line and rules.flood_exit_callers <= len(callers | {number}) < rules.flood_callers:
+            alert = conn.execute(_OPEN_ALERT, {"line": line, "since": now - timedelta(seconds=rules.flood_cooldown)}
+                                 ).scalar()
+        return Facts(spam, _first(holds, "block"), _first(holds, "watch"), recent, callers, alert)
 
 
 def _first(holds, kind):
