@@ -94,14 +94,16 @@ def test_operator_watches_a_call_live_and_blocks_the_number(live_server, stand_i
     expect(page.locator(".flash")).to_contain_text(f"{CALLER} is on the spam list")
     assert spam.find(db, CALLER).added_by == "op asha"
 
-    page.goto(live_server.url + "/")
+    page.goto(live_server.url + "/?flag=spam-list")              # a filtered page is live as well
     expect(page.locator("#live-state")).to_have_text("live")
+    expect(page.locator("tr.call")).to_have_count(0)
     second = Call(live_server, stand_in, "--from", CALLER, "--wav", str(FIXTURES / "audio" / "emergency_fire.wav"))
     second.start()
     assert second.result()["result"] == "rejected"
     rejected = page.locator(f"#call-{second.outcome['call_sid']}")
     expect(rejected.locator(".c-route")).to_have_text("reject")
     expect(rejected.locator(".c-flags")).to_contain_text("spam-list: prank caller, third time today")
+    expect(page.locator("tr.call")).to_have_count(1)              # only the call that matches came in
     shot(page, "calls-rejected", backend)
 
     page.goto(f"{live_server.url}/calls/CAxss")                  # a call's page follows the caller too

@@ -367,6 +367,33 @@ def test_live_events_bring_new_calls_partials_and_decisions(app, operator_client
     assert any(e["sid"] == "CAa" and e["partial_transcript"] == "" for e in seen)     # the state before the change
 
 
+def test_filtered_live_events_say_which_calls_match_as_they_change(app, operator_client, db):
+    app.config.update(WEB_EVENTS_MAX_SECONDS=3, WEB_EVENTS_POLL_SECONDS=0.1)
+    add_call(db, "CAe1")
+    page = operator_client.get("/?route=emergency").text
+    assert 'data-events="/events?route=emergency"' in page          # a filtered first page is live too
+    assert 'data-events' not in operator_client.get("/?route=emergency&page=2").text
+    response = operator_client.get("/events?route=emergency", headers={"Accept": "text/event-stream"},
+                                   buffered=False)
+
+    def change():
+        calls.open_call(db, "CAe2", "+919800000009", "+1")                                    # ringing: no route
+        calls.claim_decision(db, "CAe1", "dial", "emergency", "+15005550101", ["keypad: 1"], digit="1")
+
+    timer = threading.Timer(0.5, change)
+    timer.start()
+    seen = _read_events(response)
+    timer.join()
+    final = {event["sid"]: event["matches"] for event in seen}
+    assert final == {"CAe1": True, "CAe2": False}
+    assert any(e["sid"] == "CAe1" and e["matches"] is False for e in seen)   # before it was routed there
+
+
+def test_live_events_refuse_absurd_filters(operator_client):
+    response = operator_client.get("/events?page=0", headers={"Accept": "text/event-stream"})
+    assert response.status_code == 400 and "page" in response.text
+
+
 def test_a_disabled_operator_stops_receiving_events(app, operator_client, db):
     app.config.update(WEB_EVENTS_MAX_SECONDS=30, WEB_EVENTS_POLL_SECONDS=0.1)
     response = operator_client.get("/events", headers={"Accept": "text/event-stream"}, buffered=False)

@@ -43,7 +43,7 @@ def index():
                                live=False), 400
     rows, more = calllist.page_of_calls(_db(), wanted)
     args = {key: value for key, value in request.args.items() if key != "page" and value}
-    live = wanted == calllist.CallFilter(per_page=wanted.per_page)
+    live = wanted.page == 1     # the newest page of any filter: matching calls come in, others go
     return render_template("calls.html", rows=rows, more=more, wanted=wanted, args=args, error=None, live=live,
                            present=present, labels=LABELS, routes=calllist.ROUTES, flag_names=present.FLAGS)
 
@@ -102,12 +102,20 @@ def add_spam():
 
 @bp.get("/events")
 def events():
-    """Server-sent events: every call as it changes (new, transcript, decision), polled from updated_at."""
+    """Server-sent events: every call as it changes (new, transcript, decision), polled from updated_at. With
+    the calls page's filter arguments, each event says whether the call matches them (`matches`), so a filtered
+    page takes in calls that come to match and drops those that stop matching."""
     db, config = _db(), current_app.config
+    try:
+        wanted = present.parse_filter(request.args, config["WEB_PAGE_SIZE"], config["IVR_DEFAULT_REGION"])
+    except present.BadFilter as error:
+        return Response(f"{error}\n", status=400, mimetype="text/plain")
+    everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
+    match = None if wanted == everything else functools.partial(calllist.matching, db, wanted)
     start = present.utc(calllist.latest_change(db))
     allowed = functools.partial(_still_active, db, guard.g.operator.id)
     return Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
-                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed)),
+                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed, match)),
                     mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -116,8 +124,9 @@ def _still_active(db, operator_id):
     return operator is not None and operator.active
 
 
-def _changes(db, cursor, interval, lifetime, allowed):
-    """Poll for changed calls; works with any number of processes because the database is the only state."""
+def _changes(db, cursor, interval, lifetime, allowed, match=None):
+    """Poll for changed calls; works with any number of processes because the database is the only state.
+    `match(ids)` returns the ids that pass the page's filter (None: every call does)."""
     sent, deadline, quiet_since, opened = {}, time.monotonic() + lifetime, time.monotonic(), cursor
     yield "retry: 1000\n\n"
     for polls in itertools.count():
@@ -127,19 +136,22 @@ def _changes(db, cursor, interval, lifetime, allowed):
             if polls % ACCESS_CHECK_POLLS == 0 and not allowed():
                 return      # a disabled operator stops receiving calls within a few seconds
             changed = _changed_calls(db, cursor - OVERLAP)
+            fresh = list({call.id: call for call in changed     # batches overlap at their edges
+                          if sent.get(call.id) != present.utc(call.updated_at)}.values())
+            matched = match([call.id for call in fresh]) if match and fresh else None
         except SQLAlchemyError as error:
             # End the stream; the browser's EventSource reconnects once the database answers again.
             log.warning("live events stopped: database error %s", type(error).__name__)
             return
-        for call in changed:
+        for call in fresh:
             stamp = present.utc(call.updated_at)
-            if sent.get(call.id) != stamp:
-                sent[call.id] = stamp
-                cursor = max(cursor, stamp)
-                quiet_since = time.monotonic()
-                if stamp > opened:      # not the catch-up sent when the page connects
-                    metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
-                yield f"event: call\ndata: {json.dumps(present.call_dict(call))}\n\n"
+            sent[call.id] = stamp
+            cursor = max(cursor, stamp)
+            quiet_since = time.monotonic()
+            if stamp > opened:      # not the catch-up sent when the page connects
+                metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
+            data = {**present.call_dict(call), "matches": matched is None or call.id in matched}
+            yield f"event: call\ndata: {json.dumps(data)}\n\n"
         sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
             quiet_since = time.monotonic()

@@ -69,6 +69,14 @@ def page_of_calls(db, wanted):
     return rows[:wanted.per_page], len(rows) > wanted.per_page
 
 
+def matching(db, wanted, ids):
+    """Which of these call ids pass the filter (the live page keeps only those; the same WHERE as the list)."""
+    if not ids:
+        return set()
+    with db.reader() as session:
+        return set(session.scalars(_where(select(Call.id), wanted).where(Call.id.in_(ids))))
+
+
 def changed_since(db, moment, limit=CHANGES_BATCH):
     """Calls changed at or after MOMENT, oldest change first (the live page's poll; uses ix_calls_updated_at)."""
     query = select(Call).where(Call.updated_at >= moment).order_by(Call.updated_at, Call.id).limit(limit)

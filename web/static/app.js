@@ -61,6 +61,10 @@ function live(table) {
   source.addEventListener("call", function (event) {
     var call = JSON.parse(event.data);
     var row = document.getElementById("call-" + call.sid);
+    if (call.matches === false) {         // it no longer fits this page's filter (or never did)
+      if (row) { row.remove(); }
+      return;
+    }
     if (!row) {
       row = template.content.firstElementChild.cloneNode(true);
       body.prepend(row);
