@@ -68,7 +68,7 @@ def load_config(env=None):
         "IVR_KEYPAD_TIMEOUT": _int(env, "IVR_KEYPAD_TIMEOUT", 6),
         "IVR_DECISION_WAIT_SECONDS": _float(env, "IVR_DECISION_WAIT_SECONDS", 3.0),
         "IVR_BLANK_VOICE_SECONDS": _float(env, "IVR_BLANK_VOICE_SECONDS", 0.3),
-        "IVR_STREAM_IDLE_SECONDS": _float(env, "IVR_STREAM_IDLE_SECONDS", 10.0),
+        "IVR_STREAM_IDLE_SECONDS": _float(env, "IVR_STREAM_IDLE_SECONDS", 30.0),
         "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
         # The control room: session cookies (Secure whenever the public URL is https) and live updates
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
