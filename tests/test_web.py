@@ -389,6 +389,29 @@ def test_filtered_live_events_say_which_calls_match_as_they_change(app, operator
     assert any(e["sid"] == "CAe1" and e["matches"] is False for e in seen)   # before it was routed there
 
 
+def test_live_events_wake_on_postgresql_notifications_and_poll_on_sqlite(app, operator_client, db, database_url):
+    """PostgreSQL: a trigger NOTIFYs, and the stream hears a change at once although its fallback poll (30 s)
+    is far longer than the stream lives. SQLite has no notifications: the stream polls at the set interval."""
+    postgres = database_url.startswith("postgresql")
+    app.config.update(WEB_EVENTS_MAX_SECONDS=3, WEB_EVENTS_POLL_SECONDS=30 if postgres else 0.1)
+    changes = app.extensions["ivr.changes"]
+    if postgres:
+        import web.calls
+        web.calls.NOTIFIED_POLL_SECONDS, saved = 30, web.calls.NOTIFIED_POLL_SECONDS
+    try:
+        response = operator_client.get("/events", headers={"Accept": "text/event-stream"}, buffered=False)
+        timer = threading.Timer(1.0, calls.open_call, args=(db, "CAn1", "+919800000009", "+1"))
+        timer.start()
+        started = time.monotonic()
+        seen = _read_events(response)
+        timer.join()
+    finally:
+        if postgres:
+            web.calls.NOTIFIED_POLL_SECONDS = saved
+    assert [event["sid"] for event in seen] == ["CAn1"]
+    assert changes.listening is postgres and time.monotonic() - started < 5
+
+
 def test_live_events_refuse_absurd_filters(operator_client):
     response = operator_client.get("/events?page=0", headers={"Accept": "text/event-stream"})
     assert response.status_code == 400 and "page" in response.text

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.config import DEV_SECRET_KEY
+from ivr.store.notify import Changes
 from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, metrics
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -64,6 +65,7 @@ def init_app(app):
     if app.config["SECRET_KEY"] == DEV_SECRET_KEY and app.config["PUBLIC_URL"].startswith("https://"):
         raise RuntimeError("SECRET_KEY is the development default while PUBLIC_URL is https: set a random secret")
     app.permanent_session_lifetime = timedelta(hours=app.config["WEB_SESSION_HOURS"])
+    app.extensions["ivr.changes"] = Changes(app.extensions["ivr.db"].engine)
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
     metrics.init_app(app)

@@ -1,6 +1,5 @@
 """The calls page (live), a call's page, and the operators' actions on calls: correct a class, add to spam."""
 import functools
-import itertools
 import json
 import logging
 import time
@@ -23,7 +22,8 @@ bp = Blueprint("calls", __name__)
 
 # Re-read this much before the newest change seen: a transaction that stamped updated_at earlier may commit later.
 OVERLAP = timedelta(seconds=2)
-ACCESS_CHECK_POLLS = 10     # re-check the operator every 10 polls (3 s at the default interval)
+ACCESS_CHECK_SECONDS = 3     # re-check the operator this often
+NOTIFIED_POLL_SECONDS = 5    # with PostgreSQL notifications a stream still looks this often, in case one is lost
 HEARTBEAT_SECONDS = 5        # a closed page is only noticed on a write: free its thread soon
 MAX_REASON_CHARS = 500
 
@@ -114,8 +114,9 @@ def events():
     match = None if wanted == everything else functools.partial(calllist.matching, db, wanted)
     start = present.utc(calllist.latest_change(db))
     allowed = functools.partial(_still_active, db, guard.g.operator.id)
+    changes = current_app.extensions["ivr.changes"]
     return Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
-                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed, match)),
+                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed, match, changes)),
                     mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -124,17 +125,21 @@ def _still_active(db, operator_id):
     return operator is not None and operator.active
 
 
-def _changes(db, cursor, interval, lifetime, allowed, match=None):
-    """Poll for changed calls; works with any number of processes because the database is the only state.
-    `match(ids)` returns the ids that pass the page's filter (None: every call does)."""
+def _changes(db, cursor, interval, lifetime, allowed, match, changes):
+    """Read changed calls whenever `changes` (ivr.store.notify.Changes) says some call changed, and at least
+    every `interval` seconds without notifications (SQLite, or the listener down); works with any number of
+    processes and nodes because the database is the only state. `match(ids)` returns the ids that pass the
+    page's filter (None: every call does)."""
     sent, deadline, quiet_since, opened = {}, time.monotonic() + lifetime, time.monotonic(), cursor
+    checked, seen = 0.0, None
     yield "retry: 1000\n\n"
-    for polls in itertools.count():
-        if time.monotonic() >= deadline:
-            return
+    while time.monotonic() < deadline:
         try:
-            if polls % ACCESS_CHECK_POLLS == 0 and not allowed():
-                return      # a disabled operator stops receiving calls within a few seconds
+            if time.monotonic() - checked >= ACCESS_CHECK_SECONDS:
+                if not allowed():
+                    return      # a disabled operator stops receiving calls within a few seconds
+                checked = time.monotonic()
+            seen = changes.generation
             changed = _changed_calls(db, cursor - OVERLAP)
             fresh = list({call.id: call for call in changed     # batches overlap at their edges
                           if sent.get(call.id) != present.utc(call.updated_at)}.values())
@@ -156,7 +161,8 @@ def _changes(db, cursor, interval, lifetime, allowed, match=None):
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
-        time.sleep(interval)
+        pause = NOTIFIED_POLL_SECONDS if changes.listening else interval
+        changes.wait(seen, max(0.0, min(pause, ACCESS_CHECK_SECONDS, HEARTBEAT_SECONDS, deadline - time.monotonic())))
 
 
 def _changed_calls(db, since, batch=calllist.CHANGES_BATCH):

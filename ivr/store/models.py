@@ -1,8 +1,8 @@
 """Typed SQLAlchemy models. The schema itself changes only through Alembic revisions."""
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, JSON, LargeBinary, String,
+                        Text, UniqueConstraint, event)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -203,3 +203,14 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128), default="", index=True)
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+def _notify_on_change(target, connection, **_kw):
+    """PostgreSQL: the trigger that tells live pages a call changed (ivr/store/notify.py; migration 0005)."""
+    if connection.dialect.name == "postgresql":
+        from ivr.store.notify import CREATE
+        for statement in CREATE:
+            connection.execute(statement)
+
+
+event.listen(Call.__table__, "after_create", _notify_on_change)
