@@ -58,6 +58,7 @@ def make_app(database_url, stand_in, **overrides):
 def app(database_url, stand_in):
     app = make_app(database_url, stand_in)
     yield app
+    app.extensions["ivr.changes"].close()
     app.extensions["ivr.db"].dispose()
 
 
@@ -132,9 +133,13 @@ class LiveServer:
 @pytest.fixture
 def live_server(database_url, stand_in):
     """The real app on a local port (werkzeug, threaded), for WebSocket and simulated-call tests."""
-    # a stream idles out after longer than close()'s grace, so a test that leaves a socket open still fails
-    app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4, IVR_STREAM_IDLE_SECONDS=60)
+    # a stream idles out after longer than close()'s grace, so a test that leaves a socket open still fails;
+    # the keypad waits as long as in production for recognition that lags (it costs nothing when none does),
+    # so a loaded machine slows these calls down instead of failing them
+    app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4, IVR_STREAM_IDLE_SECONDS=60,
+                   IVR_DECISION_WAIT_SECONDS=3.0)
     server = LiveServer(app)
     yield server
     server.close()
+    app.extensions["ivr.changes"].close()
     app.extensions["ivr.db"].dispose()

@@ -58,7 +58,9 @@ def test_spam_listed_number_is_rejected(live_server, stand_in):
 
 
 def test_clear_emergency_is_routed_by_live_update_before_the_keypad(live_server, stand_in):
-    live_server.app.config["IVR_LISTEN_SECONDS"] = 10     # the sentence ends inside the listening window
+    # the sentence ends well inside the listening window, even when recognition runs slow on a loaded machine;
+    # the call ends at the live update, so the long window costs nothing when it passes
+    live_server.app.config["IVR_LISTEN_SECONDS"] = 20
     outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_fire"), "--digit", "3")
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == \
         ("dialled", "+15005550101", "live-update")
