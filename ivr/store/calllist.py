@@ -2,7 +2,9 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Integer, String, cast, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ivr.store.models import Call, reversed_digits, utcnow
 
@@ -36,6 +38,28 @@ class CallFilter:
     per_page: int = 50
 
 
+class position(FunctionElement):
+    """Where NEEDLE starts in HAYSTACK, 0 if absent: strpos() on PostgreSQL, instr() on SQLite.
+
+    The flag filter tests substrings of the reasons. Written as LIKE '%…%', PostgreSQL's planner guesses that
+    almost no call matches, and it sorts a full scan of the table: 81 ms at 100,000 calls. Flags are common
+    on an emergency line, where most traffic is blank or machine calls. For a function compared with 0 the
+    planner guesses a third of the rows match, so it walks the created_at index newest first and stops at the
+    page's end (0.7 ms)."""
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(position, "postgresql")
+def _position_postgresql(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(position)
+def _position_default(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
 def _where(query, wanted):
     if wanted.label:
         query = query.where(Call.label == wanted.label)
@@ -47,7 +71,7 @@ def _where(query, wanted):
         query = query.where(cast(Call.faults, String) != "[]")
     elif wanted.flag:
         texts = [cast(column, String) for column in (Call.reasons, Call.audio_reasons, Call.flags)]
-        query = query.where(or_(*(text.like(f"%{pattern}%") for pattern in FLAG_PATTERNS[wanted.flag]
+        query = query.where(or_(*(position(text, pattern) > 0 for pattern in FLAG_PATTERNS[wanted.flag]
                                   for text in texts)))
     if wanted.since:
         query = query.where(Call.created_at >= wanted.since)
