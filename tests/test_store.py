@@ -108,11 +108,16 @@ def test_postgres_urls_use_psycopg3():
     assert normalise_url("sqlite:///x") == "sqlite:///x"
 
 
-def test_migrations_build_the_schema_the_models_describe(database_url):
-    """Upgrade an empty database to head; then autogenerate must find nothing left to do."""
+def _alembic(database_url):
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False
+    return config
+
+
+def test_migrations_build_the_schema_the_models_describe(database_url):
+    """Upgrade an empty database to head; then autogenerate must find nothing left to do."""
+    config = _alembic(database_url)
     command.upgrade(config, "head")
     engine = create_engine(normalise_url(database_url))
     try:
@@ -134,10 +139,7 @@ def test_database_creates_the_sqlite_folder(tmp_path):
 
 
 def test_migrations_create_the_sqlite_folder_on_a_fresh_machine(tmp_path):
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = f"sqlite:///{tmp_path / 'instance' / 'ivr.sqlite3'}"
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    command.upgrade(_alembic(f"sqlite:///{tmp_path / 'instance' / 'ivr.sqlite3'}"), "head")
     assert (tmp_path / "instance" / "ivr.sqlite3").stat().st_size > 0
 
 
@@ -179,9 +181,7 @@ def test_keypad_wait_covers_audio_recognition_has_not_reached_yet(db):
 
 def test_migration_makes_old_calls_searchable_by_their_last_digits(database_url):
     """Rows stored under revision 0001 get updated_at and their reversed digits when 0003 runs."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
+    config = _alembic(database_url)
     command.upgrade(config, "0001")
     engine = create_engine(normalise_url(database_url))
     try:

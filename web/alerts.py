@@ -1,11 +1,11 @@
 """The flood-alerts page: alerts on dialled lines, worked new -> investigating -> closed with notes."""
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request
 
 from ivr.store import floods
 from web import guard
-from web.callbacks import form_id
+from web.callbacks import form_id, list_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("alerts", __name__)
@@ -26,7 +26,7 @@ def index():
 @bp.post("/alerts/move")
 def move():
     """Move an alert along its workflow with a note."""
-    back = url_for(".index", all="1") if request.form.get("all") == "1" else url_for(".index")
+    back = list_url(".index")
     alert_id, status = form_id(request.form.get("id")), request.form.get("status", "")
     if alert_id is None:
         flash(f"Not changed: {request.form.get('id', '')[:20]!r} is not a flood alert.", "error")

@@ -20,6 +20,11 @@ def form_id(raw):
     return int(raw) if raw.isdigit() and 0 < len(raw) <= 18 else None
 
 
+def list_url(endpoint):
+    """Back to a queue page after a form post, keeping ?all=1 when the form came from the full list."""
+    return url_for(endpoint, all="1") if request.form.get("all") == "1" else url_for(endpoint)
+
+
 @bp.get("/callbacks")
 def queue():
     """The callback queue: pending entries oldest first; ?all=1 adds finished and given-up ones after them."""
@@ -31,7 +36,7 @@ def queue():
 @bp.post("/callbacks/attempt")
 def attempt():
     """Record one attempt to ring a caller back: an outcome from the vocabulary and a note."""
-    back = url_for(".queue", all="1") if request.form.get("all") == "1" else url_for(".queue")
+    back = list_url(".queue")
     callback_id, outcome = form_id(request.form.get("id")), request.form.get("outcome", "")
     if callback_id is None:
         flash(f"Not recorded: {request.form.get('id', '')[:20]!r} is not a callback.", "error")
