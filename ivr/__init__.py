@@ -4,7 +4,11 @@ import logging
 from flask import Flask
 
 import web
-from ivr import asr, cli, robocall, routing, store, stream, triage, voice
+from ivr import store
+from ivr.call import routing, transport, webhooks
+from ivr.screening import commands, robocall
+from ivr.speech import engines
+from ivr.triage import classifier
 from ivr.config import DEV_AUTH_TOKEN, load_config
 
 
@@ -18,15 +22,15 @@ def create_app(overrides=None):
     _refuse_dev_token_in_public(app)
 
     store.init_app(app)
-    triage.init_app(app)
-    asr.init_app(app)
+    classifier.init_app(app)
+    engines.init_app(app)
     routing.init_app(app)
     robocall.init_app(app)
-    stream.sock.init_app(app)
-    app.register_blueprint(voice.bp)
-    app.register_blueprint(stream.bp)
+    transport.sock.init_app(app)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(transport.bp)
     web.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)
     return app
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.audio import SAMPLE_RATE, read_wav
+from ivr.speech.audio import SAMPLE_RATE, read_wav
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from ivr import create_app
-from ivr.simulate import ApiStandIn
+from ivr.tools.simulate import ApiStandIn
 from ivr.store import normalise_url
 from ivr.store.models import Base
 

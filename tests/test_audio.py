@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ivr.audio import (MULAW_TO_PCM, Upsampler, mulaw_decode, mulaw_encode, read_wav, to_telephone,
+from ivr.speech.audio import (MULAW_TO_PCM, Upsampler, mulaw_decode, mulaw_encode, read_wav, to_telephone,
                        voiced_seconds, write_mulaw_wav)
 
 from conftest import FIXTURES

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ivr import simulate
+from ivr.tools import simulate
 from ivr.store import calls, operators, spam
 
 from conftest import ACCOUNT, FIXTURES, TOKEN

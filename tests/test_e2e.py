@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from ivr import simulate
+from ivr.tools import simulate
 from ivr.store import actions, calls
 
 from conftest import ACCOUNT, FIXTURES, TOKEN
@@ -74,7 +74,7 @@ def test_early_route_that_twilio_refuses_leaves_the_call_to_a_human(live_server,
     """Principle 1: a failed REST update is an internal fault, so the keypad step sends the caller to the operator."""
     live_server.app.config["IVR_LISTEN_SECONDS"] = 10
     live_server.app.config["TWILIO_API_BASE"] = "http://127.0.0.1:1"   # nothing listens there
-    from ivr.routing import LiveCalls
+    from ivr.call.routing import LiveCalls
     live_server.app.extensions["ivr.live"] = LiveCalls(live_server.app.config)
     outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_fire"), "--digit", "1")
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == ("dialled", "+15005550100", "keypad")
@@ -83,7 +83,7 @@ def test_early_route_that_twilio_refuses_leaves_the_call_to_a_human(live_server,
 
 
 def test_simulator_command_speaks_text_and_prints_the_outcome_as_json(live_server, stand_in):
-    command = [sys.executable, "-m", "ivr.simulate", "--url", live_server.url, "--auth-token", TOKEN,
+    command = [sys.executable, "-m", "ivr.tools.simulate", "--url", live_server.url, "--auth-token", TOKEN,
                "--account-sid", ACCOUNT, "--speed", "4", "--api-port", "0", "--digit", "3",
                "--say", "my neighbours are playing loud music every night i want to make a complaint"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)

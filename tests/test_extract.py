@@ -1,6 +1,6 @@
 import pytest
 
-from ivr.extract import extract
+from ivr.triage.extract import extract
 
 
 @pytest.mark.parametrize("text, phones, places, names", [

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ivr.fingerprint import FingerprintIndex, fingerprint, from_bytes, is_match, score, to_bytes
+from ivr.screening.fingerprint import FingerprintIndex, fingerprint, from_bytes, is_match, score, to_bytes
 
 from audio_variants import VARIANTS, recordings
 

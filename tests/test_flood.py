@@ -1,37 +1,12 @@
-"""Call floods: the sliding-window algorithm, alerts with cooldown, their workflow and commands."""
+"""Call floods: alerts with cooldown, their workflow and commands."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ivr.flood import FloodWindow, in_flood
 from ivr.store import floods
 
 LINE = "+15005550001"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-
-
-def test_window_counts_distinct_callers_and_forgets_old_ones():
-    window = FloodWindow(5.0)
-    assert [window.observe(LINE, f"+9198{i}", float(i)) for i in range(5)] == [1, 2, 3, 4, 5]
-    assert window.observe(LINE, "+91980", 4.5) == 5            # a caller again is not a new caller
-    assert window.observe(LINE, "+91985", 5.5) == 6            # t=0 left the window but +91980 called again at 4.5
-    assert window.observe(LINE, "+91986", 9.0) == 3            # window (4, 9]: +91980 (4.5), +91985, +91986
-    assert window.distinct(LINE, 20.0) == 0
-    assert window.observe("+15005550002", "+91980", 9.0) == 1  # lines are independent
-
-
-def test_window_memory_is_bounded_by_the_window_not_history():
-    window = FloodWindow(1.0)
-    for i in range(10_000):
-        window.observe(f"line{i % 100}", f"caller{i}", i * 0.01)
-    assert max(len(events) for events in window._events.values()) <= 2   # 1 s of a line's calls at one per second
-    window.prune(1000.0)
-    assert len(window) == 0
-
-
-@pytest.mark.parametrize("callers, threshold, expected", [(4, 5, False), (5, 5, True), (9, 5, True)])
-def test_in_flood(callers, threshold, expected):
-    assert in_flood(callers, threshold) is expected
 
 
 def test_alert_cooldown(db):
@@ -101,7 +76,7 @@ def test_another_process_sees_a_run_time_change_after_its_cache_time(app, db):
 
 def test_flood_is_seen_when_calls_arrive_at_two_processes(app, db):
     """Each gunicorn process has its own Database; the window lives in the calls table, so both see all calls."""
-    from ivr import flow
+    from ivr.call import flow
     from ivr.store import Database
 
     other_process = Database().configure(app.config["DATABASE_URL"])

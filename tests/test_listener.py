@@ -3,7 +3,7 @@ import queue
 
 import pytest
 
-from ivr.listener import CallListener
+from ivr.call.listener import CallListener
 from ivr.store import Database, calls
 
 DIALLED = {route: f"http://localhost/voice/dialled?route={route}&attempt=1"

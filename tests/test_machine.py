@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from ivr import robocall
-from ivr.audio import SAMPLE_RATE
-from ivr.fingerprint import FingerprintIndex, fingerprint, is_match, score
-from ivr.machine import AudioSignals, goertzel_share
-from ivr.media import CallMedia
+from ivr.screening import robocall
+from ivr.speech.audio import SAMPLE_RATE
+from ivr.screening.fingerprint import FingerprintIndex, fingerprint, is_match, score
+from ivr.screening.machine_signs import AudioSignals, goertzel_share
+from ivr.call.media import CallMedia
 from ivr.store import calls
 
 from audio_variants import VARIANTS, recordings

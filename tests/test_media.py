@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from ivr.asr import PocketSphinxEngine
-from ivr.audio import mulaw_encode, read_wav
-from ivr.media import CallMedia
+from ivr.speech.engines import PocketSphinxEngine
+from ivr.speech.audio import mulaw_encode, read_wav
+from ivr.call.media import CallMedia
 
 from conftest import FIXTURES
 

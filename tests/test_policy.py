@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ivr import policy
+from ivr.screening import blank_policy as policy
 from ivr.store import callbacks, calls, holds
 from ivr.store.models import utcnow
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ivr.screening import normalise_number, screen
+from ivr.screening.numbers import normalise_number, screen
 from ivr.store import actions
 
 
@@ -43,7 +43,7 @@ def test_ordinary_caller_has_no_risk(db):
 
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
-from ivr.screening import Rules  # noqa: E402
+from ivr.screening.numbers import Rules  # noqa: E402
 from ivr.store import calls, floods, holds  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

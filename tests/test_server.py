@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from ivr import simulate
+from ivr.tools import simulate
 from training.train import ROOT
 
 from conftest import ACCOUNT, FIXTURES, TOKEN

@@ -60,7 +60,7 @@ def test_close_call_keeps_the_first_final_status(db):
 
 
 def test_transcript_accumulates_with_its_classification(db):
-    from ivr.triage import Classification
+    from ivr.triage.classifier import Classification
 
     calls.open_call(db, "CA5", "+919812345678", "+1")
     calls.set_utterance_open(db, "CA5", True)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ivr.triage import Classifier
+from ivr.triage.classifier import Classifier
 from training import train
 
 HEADER = "label,text\n"

@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from ivr.triage import NO_CLASS, Classification, Classifier, ModelError, Thresholds, reconcile
+from ivr.triage.classifier import NO_CLASS, Classification, Classifier, ModelError
+from ivr.triage.reconcile import Thresholds, reconcile
 from training.train import ROOT
 
 MODEL = ROOT / "models" / "triage.joblib"
@@ -144,7 +145,7 @@ def test_disagreement_shows_both_readings():
 def test_fast_scorer_matches_scikit_learn_on_every_corpus_text(classifier):
     import csv
 
-    from ivr.fastpath import compile_pipeline
+    from ivr.triage.fastpath import compile_pipeline
 
     with open(ROOT / "training" / "data" / "corpus.csv", newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)] + ["", "qqqq", "fire " * 800]
@@ -159,7 +160,7 @@ def test_unknown_pipeline_shapes_are_not_compiled():
     from sklearn.naive_bayes import MultinomialNB
     from sklearn.pipeline import make_pipeline
 
-    from ivr.fastpath import compile_pipeline
+    from ivr.triage.fastpath import compile_pipeline
 
     plain = make_pipeline(CountVectorizer(), MultinomialNB()).fit(["red apple", "blue sky"], ["x", "y"])
     assert compile_pipeline(plain) is None

@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ivr.store import actions, calls
-from ivr.triage import Classification
+from ivr.triage.classifier import Classification
 
 from conftest import call_params
 
@@ -214,7 +214,7 @@ def test_garbage_attempt_numbers_are_clamped(twilio_post, db, attempt):
 
 
 def test_internal_fault_in_a_webhook_routes_to_the_operator(twilio_post, db, monkeypatch):
-    from ivr import flow
+    from ivr.call import flow
 
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ivr import vosk_model
-from ivr.vosk_model import main
+from ivr.speech import vosk_model
+from ivr.speech.vosk_model import main
 
 NAME = "vosk-model-test-0.1"
 FILES = {
@@ -317,4 +317,4 @@ def test_default_dest_is_the_apps_model_path(monkeypatch):
 
     assert args.name == "vosk-model-small-en-in-0.4"
     assert args.dest == str(vosk_model.ROOT / "models" / "vosk")
-    assert vosk_model.ROOT / "ivr" / "vosk_model.py" == vosk_model.Path(vosk_model.__file__).resolve()
+    assert vosk_model.ROOT / "ivr" / "speech" / "vosk_model.py" == vosk_model.Path(vosk_model.__file__).resolve()

@@ -13,7 +13,7 @@ import sys
 import click
 
 from ivr.config import load_config
-from ivr.triage import Classifier, ModelError
+from ivr.triage.classifier import Classifier, ModelError
 from training.train import LABELS, scores
 
 

@@ -35,8 +35,8 @@ def voice_for(text):
 def transcribe(job):
     """Speak one sentence, send it down the telephone channel, and return PocketSphinx's transcript."""
     label, text, voice = job
-    from ivr.asr import PocketSphinxEngine
-    from ivr.audio import mulaw_decode, mulaw_encode, read_wav, to_telephone
+    from ivr.speech.engines import PocketSphinxEngine
+    from ivr.speech.audio import mulaw_decode, mulaw_encode, read_wav, to_telephone
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "say.wav"

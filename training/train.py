@@ -34,7 +34,7 @@ from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ivr.config import load_config
-from ivr.signals import CueFeatures
+from ivr.triage.cues import CueFeatures
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "training" / "data"

@@ -49,7 +49,7 @@ def _template_helpers():
 @bp.get("/health")
 def health():
     """Database and speech-engine status, for load balancers and the control room."""
-    checks = {"speech_engine": current_app.extensions["ivr.asr"].name,
+    checks = {"speech_engine": current_app.extensions["ivr.speech.engines"].name,
               "classifier": current_app.extensions["ivr.classifier"].version}
     try:
         current_app.extensions["ivr.db"].ping()

@@ -3,7 +3,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from ivr.screening import normalise_number
+from ivr.screening.numbers import normalise_number
 from ivr.store import actions, audit, spam
 from web import guard
 

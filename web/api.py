@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ivr.screening import normalise_number
+from ivr.screening.numbers import normalise_number
 from ivr.store import actions, callbacks, calllist, calls, floods, spam
 from web import guard, present
 from web.charts import summary

@@ -9,8 +9,8 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    stream_with_context, url_for)
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.extract import extract
-from ivr.screening import normalise_number
+from ivr.triage.extract import extract
+from ivr.screening.numbers import normalise_number
 from ivr.store import actions, audit, calllist, calls, operators
 from ivr.store.actions import LABELS
 from ivr.store.models import utcnow

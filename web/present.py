@@ -1,7 +1,7 @@
 """Reading control-room requests (filters, pages) and presenting calls the same way to pages, events and API."""
 from datetime import datetime, time, timedelta, timezone
 
-from ivr.screening import normalise_number
+from ivr.screening.numbers import normalise_number
 from ivr.store.actions import LABELS
 from ivr.store.calllist import FLAG_PATTERNS, ROUTES, CallFilter, flags
 

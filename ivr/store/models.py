@@ -55,7 +55,7 @@ class Call(Base):
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     faults: Mapped[list] = mapped_column(JSON, default=list)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
-    entities: Mapped[dict | None] = mapped_column(JSON)   # phones, places, names heard (ivr.extract)
+    entities: Mapped[dict | None] = mapped_column(JSON)   # phones, places, names heard (ivr.triage.extract)
     # Unix time up to which the caller's audio has been through speech recognition (lags when overloaded)
     heard_until: Mapped[float | None] = mapped_column(Float)
     flags: Mapped[list] = mapped_column(JSON, default=list)         # screening flags: gate, flood, robocall, ...

@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.bench.bench_capacity [--ks 2,4,6,8,10,12] [--max-cores 1.8]
 
 Runs the app under gunicorn (gunicorn.conf.py, as the Procfile runs it) with Twilio's REST API
-stood in for locally, then places K simultaneous simulated calls at real-time speed (ivr.simulate: signed
+stood in for locally, then places K simultaneous simulated calls at real-time speed (ivr.tools.simulate: signed
 webhooks, a Media Stream of the inquiry fixture, keypad 2) for growing K, and stops at the first K that
 falls behind. CPU comes from /proc (gunicorn master + workers) over the wall time of each run.
 """
@@ -56,7 +56,7 @@ class CpuSampler(threading.Thread):
 
 def place_calls(k, url, stand_in):
     """K simulated calls at once, each in its own thread; returns their outcomes (None for a hung call)."""
-    from ivr.simulate import parse_args, simulate
+    from ivr.tools.simulate import parse_args, simulate
 
     argv = ["--wav", str(WAV), "--digit", DIGIT, "--url", url, "--auth-token", TOKEN, "--account-sid", ACCOUNT]
     outcomes = [None] * k
@@ -154,7 +154,7 @@ def run_k(k, server, stand_in, database_url):
 
 
 def run(args):
-    from ivr.simulate import ApiStandIn
+    from ivr.tools.simulate import ApiStandIn
 
     results, stopped_because = [], "all K values ran"
     budget_end = time.monotonic() + TOTAL_BUDGET_SECONDS

@@ -20,8 +20,8 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
-from ivr.audio import SAMPLE_RATE  # noqa: E402
-from ivr.fingerprint import FingerprintIndex, fingerprint, is_match, score  # noqa: E402
+from ivr.speech.audio import SAMPLE_RATE  # noqa: E402
+from ivr.screening.fingerprint import FingerprintIndex, fingerprint, is_match, score  # noqa: E402
 from tests.audio_variants import VARIANTS, recordings  # noqa: E402
 from tests.bench._common import emit, percentile, ratio  # noqa: E402
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m tests.bench.bench_media [--min-audio-seconds 60] [--engines pocketsphinx,vosk]
 
-Whole path: Twilio-format JSON text frames (base64 mu-law, 160 bytes = 20 ms each) into ivr.media.CallMedia
-with the real ivr.listener.CallListener (SQLite store, trained classifier; live-call updates recorded, not
+Whole path: Twilio-format JSON text frames (base64 mu-law, 160 bytes = 20 ms each) into ivr.call.media.CallMedia
+with the real ivr.call.listener.CallListener (SQLite store, trained classifier; live-call updates recorded, not
 sent). Engine alone: the same decoded audio fed to engine.recognizer().accept() in 800-sample batches, then
 finish(). One thread, time.process_time(); the two are measured call by call, alternately.
 """
@@ -41,7 +41,7 @@ class RecordedLiveCalls:
 
 def call_audio(min_seconds):
     """(name, 8 kHz int16 samples) per call: each fixture padded with silence, cycled until min_seconds."""
-    from ivr.audio import SAMPLE_RATE, mulaw_decode, mulaw_encode, read_wav, to_telephone
+    from ivr.speech.audio import SAMPLE_RATE, mulaw_decode, mulaw_encode, read_wav, to_telephone
 
     pad = np.zeros(int(PAD_SECONDS * SAMPLE_RATE), dtype=np.int16)
     clips = []
@@ -92,7 +92,7 @@ def engine_traits(engine, pcm, runs=3):
 
     A nondeterministic engine makes whole-path and engine-alone transcripts differ for no fault of the app.
     """
-    from ivr.media import BATCH_SAMPLES
+    from ivr.call.media import BATCH_SAMPLES
 
     started = time.process_time()
     for _ in range(runs):
@@ -105,9 +105,9 @@ def engine_traits(engine, pcm, runs=3):
 
 def whole_path(engine, app, live, sid, frames):
     """Everything the WebSocket view does with one call's frames, minus the socket."""
-    from ivr.listener import CallListener
-    from ivr.media import CallMedia
-    from ivr.routing import DESKS
+    from ivr.call.listener import CallListener
+    from ivr.call.media import CallMedia
+    from ivr.call.routing import DESKS
     from ivr.store import calls
 
     db = app.extensions["ivr.db"]
@@ -123,7 +123,7 @@ def whole_path(engine, app, live, sid, frames):
 
 
 def measure(engine, app, calls_audio):
-    from ivr.media import BATCH_SAMPLES
+    from ivr.call.media import BATCH_SAMPLES
     from ivr.store import calls as store
 
     live = RecordedLiveCalls()
@@ -155,7 +155,7 @@ def measure(engine, app, calls_audio):
 
 
 def engines(names):
-    from ivr.asr import PocketSphinxEngine, VoskEngine
+    from ivr.speech.engines import PocketSphinxEngine, VoskEngine
 
     for name in names:
         if name == "pocketsphinx":

@@ -8,7 +8,7 @@ from a pool of callers (some withheld, some invalid) to a pool of lines.
 
 1. In-process, one thread: signed requests through the Flask test client, alternating screening on and off
    request by request on the same app (SCREEN_ENABLED), so both see the same machine load.
-   Also the screening step alone (ivr.screening.screen) timed call by call on the same data.
+   Also the screening step alone (ivr.screening.numbers.screen) timed call by call on the same data.
 2. Under gunicorn (gthread, 2 workers x 16 threads, like the Procfile), 20 concurrent clients: a server with
    screening off, then one with it on, then off and on again, each a few rounds of requests.
 Prints one JSON object; the figure asked for is p99(on) - p99(off).
@@ -92,8 +92,8 @@ def in_process(url, requests):
 
 
 def screen_alone(url, calls):
-    """The screening step by itself (ivr.screening.screen: parse, four lookups, checks), milliseconds per call."""
-    from ivr.screening import Rules, screen
+    """The screening step by itself (ivr.screening.numbers.screen: parse, four lookups, checks), milliseconds per call."""
+    from ivr.screening.numbers import Rules, screen
     from ivr.store import Database
 
     db, rng, rules, out = Database().configure(url), random.Random(11), Rules(), []

@@ -41,7 +41,7 @@ def texts():
 def classification_latency():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from ivr.triage import Classifier
+    from ivr.triage.classifier import Classifier
 
     classifier, corpus = Classifier(MODEL), texts()
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(corpus)
@@ -79,7 +79,7 @@ def training_time():
 
 
 def early_routing(calls):
-    from ivr import simulate
+    from ivr.tools import simulate
 
     stand_in = simulate.ApiStandIn(0, ACCOUNT, TOKEN)
     with tempfile.TemporaryDirectory() as tmp:

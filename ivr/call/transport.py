@@ -1,16 +1,16 @@
-"""Media Streams WebSocket: transport only. Frames go to a per-call ivr.media.CallMedia."""
+"""Media Streams WebSocket: transport only. Frames go to a per-call ivr.call.media.CallMedia."""
 import logging
 import time
 
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
-from ivr.listener import CallListener
-from ivr.machine import AudioSignals
-from ivr.media import CallMedia
-from ivr.routing import DESKS
-from ivr.security import websocket_signed
-from ivr.voice import external
+from ivr.call.listener import CallListener
+from ivr.screening.machine_signs import AudioSignals
+from ivr.call.media import CallMedia
+from ivr.call.routing import DESKS
+from ivr.call.signatures import websocket_signed
+from ivr.call.webhooks import external
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
@@ -33,7 +33,7 @@ def media(ws):
                             app.extensions["ivr.live"], app.config, dialled_urls, app.extensions.get("ivr.fingerprints"))
     signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
         if app.config["SCREEN_ENABLED"] else None
-    call = CallMedia(app.extensions["ivr.asr"], listener, signals=signals)
+    call = CallMedia(app.extensions["ivr.speech.engines"], listener, signals=signals)
     idle = app.config["IVR_STREAM_IDLE_SECONDS"]
     last_frame = time.monotonic()
     try:

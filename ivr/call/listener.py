@@ -3,10 +3,12 @@ import functools
 import logging
 import time
 
-from ivr import robocall, routing
-from ivr.extract import extract
+from ivr.call import routing
+from ivr.screening import robocall
+from ivr.triage.extract import extract
 from ivr.store import calls
-from ivr.triage import NO_CLASS, Thresholds, reconcile
+from ivr.triage.classifier import NO_CLASS
+from ivr.triage.reconcile import Thresholds, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,11 @@ def guarded(method):
 
 
 class CallListener:
-    """Receives one stream's results (see ivr.media.CallMedia) and acts on them."""
+    """Receives one stream's results (see ivr.call.media.CallMedia) and acts on them."""
 
     def __init__(self, db, classifier, live, config, dialled_urls, fingerprints=None):
         self.db, self.classifier, self.live, self.config = db, classifier, live, config
-        self.fingerprints = fingerprints   # the process's FingerprintIndex (ivr.robocall); None: not matched
+        self.fingerprints = fingerprints   # the process's FingerprintIndex (ivr.screening.robocall); None: not matched
         self.thresholds = Thresholds.from_config(config)
         self.dialled_urls = dialled_urls   # absolute Dial action URL per route (live updates need absolute URLs)
         self._last_partial = 0.0

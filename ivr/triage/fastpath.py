@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from ivr.signals import CueFeatures
+from ivr.triage.cues import CueFeatures
 
 
 class FastPipeline:

@@ -1,6 +1,6 @@
 """Download an official Vosk speech model, check it against the published size and md5, and install it.
 
-    python -m ivr.vosk_model [NAME] [--dest DIR] [--list-url URL] [--force]
+    python -m ivr.speech.vosk_model [NAME] [--dest DIR] [--list-url URL] [--force]
 
 The model's files (am/, conf/, graph/, ...) end up directly in DEST, where the app looks for them
 (VOSK_MODEL_PATH, by default models/vosk), with a model.json recording what was installed and when.
@@ -228,7 +228,7 @@ def install_model(name, dest, list_url, force=False):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m ivr.vosk_model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ivr.speech.vosk_model", description=__doc__.splitlines()[0])
     parser.add_argument("name", nargs="?", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     parser.add_argument(
         "--dest",

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 from scipy.ndimage import maximum_filter
 
-from ivr.audio import SAMPLE_RATE, voiced_seconds
+from ivr.speech.audio import SAMPLE_RATE, voiced_seconds
 
 FRAME, HOP = 256, 128                      # 32 ms windows every 16 ms at 8 kHz
 MIN_SECONDS, MIN_VOICED_SECONDS = 1.0, 0.3

@@ -1,8 +1,8 @@
 """Acting on machine signs found in a call's audio: flag the call, raise its risk, spot robocall campaigns."""
 import logging
 
-from ivr.fingerprint import FingerprintIndex, from_bytes, is_match, to_bytes
-from ivr.store import calls, fingerprints, signals
+from ivr.screening.fingerprint import FingerprintIndex, from_bytes, is_match, to_bytes
+from ivr.store import caller_facts, calls, fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def sync(db, index):
 def on_finding(db, index, sid, finding):
     """Record a tone, talk-over or fingerprint finding on the call; returns the call (or None)."""
     if finding.flag != "fingerprint":
-        return signals.add_flags(db, sid, [finding.flag], finding.score, [finding.reason])
+        return caller_facts.add_flags(db, sid, [finding.flag], finding.score, [finding.reason])
     call = calls.get_call(db, sid)
     if call is None:
         return None
@@ -35,7 +35,7 @@ def on_finding(db, index, sid, finding):
     (other_sid, other_number), matches = found
     if other_number != call.from_number:
         log.warning("%s: same recording as %s from %s: robocall campaign", sid, other_sid, other_number)
-        return signals.add_flags(db, sid, ["robocall"], CAMPAIGN_RISK, [
+        return caller_facts.add_flags(db, sid, ["robocall"], CAMPAIGN_RISK, [
             f"robocall: same recording as call {other_sid} from {other_number} ({matches} landmarks agree)"])
-    return signals.add_flags(db, sid, ["same-recording"], SAME_NUMBER_RISK, [
+    return caller_facts.add_flags(db, sid, ["same-recording"], SAME_NUMBER_RISK, [
         f"fingerprint: same recording as this number's call {other_sid} ({matches} landmarks agree)"])

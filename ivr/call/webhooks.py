@@ -6,9 +6,9 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import Gather, Start, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr import flow, routing
-from ivr.routing import Say
-from ivr.security import twilio_signed
+from ivr.call import flow, routing
+from ivr.call.routing import Say
+from ivr.call.signatures import twilio_signed
 from ivr.store import calls
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from ivr.flood import in_flood
-from ivr.store import floods, signals
+from ivr.store import caller_facts, floods
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +151,9 @@ def check_flood(caller, facts, rules):
     if not caller.line:
         return None
     within = f"{callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
-    if in_flood(callers, rules.flood_callers):
+    if callers >= rules.flood_callers:
         return 0.0, f"flood: {within}"
-    if facts.flood_alert is not None and in_flood(callers, rules.flood_exit_callers):
+    if facts.flood_alert is not None and callers >= rules.flood_exit_callers:
         return 0.0, f"flood: {within}, alert {facts.flood_alert} still open"
     return None
 
@@ -181,11 +180,11 @@ def rejection(number, facts):
         listed = facts.spam
         by = f" by {listed.added_by}" if listed.added_by else ""
         reason = f"spam-list: {listed.reason or 'listed'} (added{by} on {listed.created_at:%Y-%m-%d})"
-        if listed.number.endswith(signals.PREFIX_MARK):
+        if listed.number.endswith(caller_facts.PREFIX_MARK):
             reason += f" [range {listed.number}]"
         return Screening(number, "reject", 1.0, (reason,), ("spam-list",), reason)
     if facts.block is not None:
-        reason = f"policy-block: {facts.block.reason} (until {signals.aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
+        reason = f"policy-block: {facts.block.reason} (until {caller_facts.aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
         return Screening(number, "reject", 1.0, (reason,), ("blocked",), reason)
     return None
 
@@ -195,7 +194,7 @@ def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
     rules, now = rules or Rules(), now or datetime.now(timezone.utc)
     caller = Caller.read(raw_from, to, stir, region)
     number = caller.number or caller.raw or "unknown"
-    facts = signals.gather(db, number, caller.line, now, rules)
+    facts = caller_facts.gather(db, number, caller.line, now, rules)
     verdict = rejection(number, facts)
     if verdict is not None:
         return verdict

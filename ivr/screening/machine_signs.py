@@ -3,15 +3,15 @@
 - fax and modem tones: 1100 Hz calling tone (CNG) and 2100 Hz answer tone, by Goertzel filters;
 - talk-over: speech from the first second that runs through the prompt without pausing for it
   (a person waits for the prompt, or stops and starts again; a recording does not);
-- the audio fingerprint of the first seconds of sound (ivr.fingerprint), for robocall campaigns.
+- the audio fingerprint of the first seconds of sound (ivr.screening.fingerprint), for robocall campaigns.
 """
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
 
-from ivr.audio import SAMPLE_RATE
-from ivr.fingerprint import fingerprint
+from ivr.speech.audio import SAMPLE_RATE
+from ivr.screening.fingerprint import fingerprint
 
 BLOCK = 400                              # 50 ms Goertzel blocks
 TONES = {1100: "fax-tone: 1100 Hz calling tone", 2100: "modem-tone: 2100 Hz answer tone"}

@@ -3,9 +3,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ivr import policy, screening
+from ivr.screening import blank_policy, numbers as screening
 from ivr.store import calls, settings
-from ivr.triage import Classification, Decision, Thresholds, reconcile
+from ivr.triage.classifier import Classification
+from ivr.triage.reconcile import Decision, Thresholds, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _claim(db, sid, decision, digit, config):
 def _count_blank(db, call, config):
     """Principle 1 for the policy too: a failing counter must not change what the caller hears."""
     try:
-        policy.after_blank(db, call.sid, call.from_number, config)
+        blank_policy.after_blank(db, call.sid, call.from_number, config)
     except Exception:  # noqa: BLE001 - logged; the call has already been decided
         log.exception("blank-call policy failed for %s", call.sid)
 
@@ -93,7 +94,7 @@ def _count_blank(db, call, config):
 def after_status(db, call):
     """A final status with no decision: the caller dropped before we decided, so the callback desk rings back."""
     try:
-        policy.after_drop(db, call)
+        blank_policy.after_drop(db, call)
     except Exception:  # noqa: BLE001 - the status callback must still be acknowledged
         log.exception("callback queue failed for %s", call.sid)
 

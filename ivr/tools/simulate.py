@@ -1,8 +1,8 @@
 """Call simulator: place a call against a running app the way Twilio would, and print the outcome as JSON.
 
-    python -m ivr.simulate --say "there is a fire at twelve main street" --digit 1
-    python -m ivr.simulate --wav tests/fixtures/audio/inquiry_fir.wav --digit 2
-    python -m ivr.simulate --silence
+    python -m ivr.tools.simulate --say "there is a fire at twelve main street" --digit 1
+    python -m ivr.tools.simulate --wav tests/fixtures/audio/inquiry_fir.wav --digit 2
+    python -m ivr.tools.simulate --silence
 
 It posts signed webhooks, follows the TwiML verb by verb (Say and Pause take their spoken time), streams
 the caller's audio as 8 kHz mu-law Media Streams frames over a signed WebSocket, presses keys at <Gather>,
@@ -30,7 +30,7 @@ import numpy as np
 import websocket
 from twilio.request_validator import RequestValidator
 
-from ivr.audio import SAMPLE_RATE, mulaw_encode, read_wav, to_telephone
+from ivr.speech.audio import SAMPLE_RATE, mulaw_encode, read_wav, to_telephone
 from ivr.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
 
 FRAME_BYTES = 160            # 20 ms of 8 kHz mu-law, as Twilio sends it

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import phonenumbers
 
-from ivr.store import callbacks, calls, holds, signals
+from ivr.store import caller_facts, callbacks, calls, holds
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def after_blank(db, sid, number, config, now=None):
 
 
 def _block(db, number, count, now, hours):
-    if signals.had_emergency(db, number, now):
+    if caller_facts.had_emergency(db, number, now):
         log.warning("%s: %d blank calls today but a real emergency in the last 24 h: not blocked", number, count)
         return None
     hold = holds.place(db, number, "block", f"{count} blank calls on {now:%Y-%m-%d}", now, hours)

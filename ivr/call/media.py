@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ivr.audio import SAMPLE_RATE, mulaw_decode, voiced_seconds
+from ivr.speech.audio import SAMPLE_RATE, mulaw_decode, voiced_seconds
 from ivr.telemetry import TRANSCRIPTION_LAG
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class CallMedia:
 
     def __init__(self, engine, listener, batch_samples=BATCH_SAMPLES, signals=None, clock=time.time):
         self.engine, self.listener, self.batch_samples = engine, listener, batch_samples
-        self.signals = signals     # an ivr.machine.AudioSignals, or None: machine signs are not looked for
+        self.signals = signals     # an ivr.screening.machine_signs.AudioSignals, or None: machine signs are not looked for
         self.clock, self._started_at, self._fed = clock, None, 0   # wall clock: compared across processes
         self.call_sid = None
         self.recognizer = None

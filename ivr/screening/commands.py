@@ -1,9 +1,11 @@
-"""Control-room commands for screening: `flask --app ivr block|callbacks|floods ...`."""
+"""Screening commands: `flask --app ivr spam|block|callbacks|floods ...` (changes are audited like the control room's)."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ivr.screening import normalise_number
+from ivr.screening.numbers import normalise_number
+from ivr.store import actions
+from ivr.store import spam as spam_store
 from ivr.store import callbacks as callback_store
 from ivr.store import floods as flood_store
 from ivr.store import holds
@@ -11,8 +13,9 @@ from ivr.store import settings as settings_store
 from ivr.store.callbacks import OUTCOMES
 from ivr.store.floods import STATUSES
 from ivr.store.models import utcnow
-from ivr.store.signals import aware
+from ivr.store.caller_facts import PREFIX_MARK, aware
 
+spam = AppGroup("spam", help="Manage the spam list (numbers whose calls are rejected unanswered).")
 block = AppGroup("block", help="Blank-call policy: numbers on the watch-list or temporarily blocked.")
 callbacks = AppGroup("callbacks", help="The callback desk: dropped and blank calls to ring back.")
 floods = AppGroup("floods", help="Call-flood alerts: new -> investigating -> closed.")
@@ -20,6 +23,47 @@ floods = AppGroup("floods", help="Call-flood alerts: new -> investigating -> clo
 
 def _db():
     return current_app.extensions["ivr.db"]
+
+
+def _number(raw):
+    if raw.strip().endswith(PREFIX_MARK):      # a range: every number starting with these digits
+        digits = raw.strip()[:-1].replace(" ", "")
+        if digits.startswith("+") and digits[1:].isdigit() and 2 <= len(digits) <= 16:
+            return digits + PREFIX_MARK
+        raise click.BadParameter(f"{raw!r} is not a +prefix* range", param_hint="NUMBER")
+    number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
+    if number is None:
+        raise click.BadParameter(f"{raw!r} is not a phone number", param_hint="NUMBER")
+    return number
+
+
+@spam.command("add")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the number is listed (shown to operators).")
+@click.option("--by", "added_by", default="cli", show_default=True, help="Who listed it.")
+def spam_add(number, reason, added_by):
+    """Add NUMBER (any common format; stored as E.164) or a range like +9114055* to the spam list."""
+    number = _number(number)
+    actions.add_spam(current_app.extensions["ivr.db"], number, reason.strip()[:500], added_by[:64], source="cli")
+    click.echo(f"added {number}: {reason}")
+
+
+@spam.command("remove")
+@click.argument("number")
+@click.option("--by", "removed_by", default="cli", show_default=True, help="Who removed it (for the audit log).")
+def spam_remove(number, removed_by):
+    """Remove NUMBER from the spam list."""
+    number = _number(number)
+    if not actions.remove_spam(current_app.extensions["ivr.db"], number, removed_by[:64]):
+        raise click.ClickException(f"{number} is not on the spam list")
+    click.echo(f"removed {number}")
+
+
+@spam.command("list")
+def spam_list():
+    """List the spam list, oldest first."""
+    for entry in spam_store.all_entries(current_app.extensions["ivr.db"]):
+        click.echo(f"{entry.number}\t{entry.created_at:%Y-%m-%d %H:%M}\t{entry.added_by}\t{entry.reason}")
 
 
 @block.command("list")
@@ -126,5 +170,5 @@ def floods_settings(reset):
 
 
 def init_app(app):
-    for group in (block, callbacks, floods):
+    for group in (spam, block, callbacks, floods):
         app.cli.add_command(group)

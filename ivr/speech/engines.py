@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.audio import SAMPLE_RATE, Upsampler
+from ivr.speech.audio import SAMPLE_RATE, Upsampler
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class VoskEngine:
         import vosk
 
         if not Path(model_path, "am").is_dir() and not Path(model_path, "final.mdl").exists():
-            raise EngineUnavailable(f"no Vosk model at {model_path} (download one with: python -m ivr.vosk_model)")
+            raise EngineUnavailable(f"no Vosk model at {model_path} (download one with: python -m ivr.speech.vosk_model)")
         vosk.SetLogLevel(-1)
         self._vosk = vosk
         self.model = str(model_path)
@@ -192,4 +192,4 @@ def load_engine(name, vosk_model_path):
 def init_app(app):
     engine = load_engine(app.config["ASR_ENGINE"], app.config["VOSK_MODEL_PATH"])
     log.info("speech engine: %s (%s)", engine.name, engine.model)
-    app.extensions["ivr.asr"] = engine
+    app.extensions["ivr.speech.engines"] = engine

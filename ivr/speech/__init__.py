@@ -1,0 +1,1 @@
+"""Speech: mu-law audio, the recognition engines (PocketSphinx, Vosk) and the Vosk model download."""

@@ -1,0 +1,1 @@
+"""Tools around the app: the call simulator."""

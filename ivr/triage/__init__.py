@@ -1,0 +1,1 @@
+"""Triage: the classifier, its caller cues, the reconcile rules and entity extraction."""

@@ -1,0 +1,100 @@
+"""The classifier wrapper: loaded once, checked against its model card; `classify(text)` is all the app needs."""
+import functools
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from ivr.triage.fastpath import compile_pipeline
+
+log = logging.getLogger(__name__)
+
+LABELS = frozenset({"emergency", "inquiry", "complaint", "spam"})
+MAX_CLASSIFY_CHARS = 4000
+PROBES = ["help there is a fire", "how do i get my passport verified", "my neighbour plays loud music",
+          "congratulations you have won a prize press one", "", "zzzz", "please come fast near the bus stand"]
+REBUILD = "python -m training.train"
+
+
+class ModelError(RuntimeError):
+    """The classifier artifact is missing or does not match its model card."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    label: str | None
+    confidence: float
+    probabilities: dict = field(default_factory=dict)
+
+    @property
+    def reason(self):
+        return f"classifier: {self.label} {self.confidence:.2f}" if self.label else "classifier: no speech"
+
+
+NO_CLASS = Classification(None, 0.0, {})
+
+
+class Classifier:
+    """The trained Naive Bayes pipeline; `classify(text)` is all the app needs."""
+
+    def __init__(self, path):
+        path = Path(path)
+        card_path = path.with_suffix(".json")
+        for needed in (path, card_path):
+            if not needed.exists():
+                raise ModelError(f"classifier file {needed} is missing: build it with `{REBUILD}`")
+        self.card = json.loads(card_path.read_text())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != self.card.get("artifact_sha256"):
+            raise ModelError(f"classifier file {path} does not match the checksum in {card_path}: rebuild it with `{REBUILD}`")
+        self._pipeline, self._scorer = _unpickle(path, digest)
+        if set(self._pipeline.classes_) != LABELS or set(self.card.get("labels", ())) != LABELS:
+            raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
+        self.version = self.card.get("version", "unknown")
+        # Chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax
+        self.emergency_threshold = float(self.card.get("emergency_threshold", 1.01))
+
+    def classify(self, text):
+        """Classify a transcript; empty or wordless text gives NO_CLASS."""
+        text = " ".join(str(text or "").split())[:MAX_CLASSIFY_CHARS]
+        if not any(ch.isalpha() for ch in text):
+            return NO_CLASS
+        probabilities = {str(k): round(float(v), 4)
+                         for k, v in zip(self._pipeline.classes_, self._scorer.predict_proba([text])[0])}
+        ranked = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+        label = next(iter(ranked))
+        if probabilities["emergency"] >= self.emergency_threshold:
+            label = "emergency"   # missing an emergency is the worst error: it wins at a recall-tuned cut
+        return Classification(label, probabilities[label], ranked)
+
+
+@functools.lru_cache(maxsize=4)
+def _unpickle(path, digest):
+    """The pipeline and its scorer, unpickled once per process and artifact (by checksum): unpickling takes about
+    0.5 s, and a process that builds several apps (the test suite, CLI commands) would pay it each time. Both are
+    only read after this, so apps in one process can share them."""
+    pipeline = joblib.load(path)
+    return pipeline, _fast_scorer(pipeline) or pipeline
+
+
+def _fast_scorer(pipeline):
+    """The overhead-free scorer, used only if it agrees with scikit-learn on the probe texts."""
+    fast = compile_pipeline(pipeline)
+    if fast is None:
+        log.warning("classifier: pipeline shape not compiled; using scikit-learn per call (slower)")
+        return None
+    gap = np.abs(fast.predict_proba(PROBES) - pipeline.predict_proba(PROBES)).max()
+    if gap > 1e-9:
+        log.warning("classifier: fast scorer differs from scikit-learn by %g; not using it", gap)
+        return None
+    return fast
+
+
+def init_app(app):
+    classifier = Classifier(app.config["TRIAGE_MODEL_PATH"])
+    log.info("classifier: version %s", classifier.version)
+    app.extensions["ivr.classifier"] = classifier

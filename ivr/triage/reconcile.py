@@ -1,0 +1,75 @@
+"""The reconcile rules: keypad digit + transcript reading + screening risk -> where the call goes."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    emergency: float = 0.80    # route to the emergency desk whatever was pressed (and at once, mid-call)
+    confident: float = 0.60    # below this a reading counts as "no class"
+    spam_hangup: float = 0.90  # a keyless caller who sounds this surely like spam is hung up on politely
+    risk: float = 0.70         # screening risk at which desk routes without a key go to the operator
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["TRIAGE_EMERGENCY_THRESHOLD"], config["TRIAGE_CONFIDENT_THRESHOLD"],
+                   config["TRIAGE_SPAM_HANGUP_THRESHOLD"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: str                 # emergency | inquiry | complaint | operator | hangup
+    reasons: tuple = ()
+    flags: tuple = ()
+
+
+KEYPAD = {"1": "emergency", "2": "inquiry", "3": "complaint", "5": "silent"}
+
+
+def reconcile(digit, reading, thresholds, risk=0.0, faults=()):
+    """Decide where a call goes from keypad digit + transcript reading + screening risk.
+
+    | digit      | reading                                   | route                                   |
+    |------------|-------------------------------------------|-----------------------------------------|
+    | any        | a fault happened during the call          | operator                                |
+    | any        | emergency >= emergency threshold          | emergency                               |
+    | 5          | any                                       | operator, flagged silent caller         |
+    | 1          | spam >= confident                         | operator, flagged suspected prank       |
+    | 1          | anything else                             | emergency                               |
+    | 2 or 3     | none / not confident / same class         | inquiry or complaint desk               |
+    | 2 or 3     | another class, confident                  | operator, both readings shown           |
+    | none/other | emergency, inquiry, complaint >= confident| that desk (inquiry/complaint: operator when risk >= risk threshold) |
+    | none/other | spam >= spam threshold                    | hang up politely                        |
+    | none/other | anything else                             | operator                                |
+    """
+    key = KEYPAD.get(digit or "")
+    reasons = [f"keypad: {digit}" if digit else "keypad: none", reading.reason]
+    # An emergency reading already passed the model's recall-tuned cut: it is never discarded as unsure.
+    sure = reading.confidence >= thresholds.confident or reading.label == "emergency"
+    label = reading.label if reading.label and sure else None
+    if faults:
+        return Decision("operator", tuple(reasons + [f"fault: {f}" for f in faults]))
+    if reading.label == "emergency" and reading.confidence >= thresholds.emergency:
+        return Decision("emergency", tuple(reasons))
+    if key == "silent":
+        return Decision("operator", tuple(reasons), ("silent-caller",))
+    if key == "emergency":
+        if label == "spam":
+            return Decision("operator", tuple(reasons), ("suspected-prank",))
+        return Decision("emergency", tuple(reasons))
+    if key in ("inquiry", "complaint"):
+        if label in (None, key):
+            return Decision(key, tuple(reasons))
+        return Decision("operator", tuple(reasons + [f"disagreement: keypad says {key}, transcript says {label}"]))
+    return _without_key(label, reading, thresholds, risk, reasons)
+
+
+def _without_key(label, reading, thresholds, risk, reasons):
+    if label == "emergency":
+        return Decision("emergency", tuple(reasons))
+    if label in ("inquiry", "complaint"):
+        if risk >= thresholds.risk:
+            return Decision("operator", tuple(reasons + [f"screening: risk {risk:.2f}"]))
+        return Decision(label, tuple(reasons))
+    if reading.label == "spam" and reading.confidence >= thresholds.spam_hangup:
+        return Decision("hangup", tuple(reasons))
+    return Decision("operator", tuple(reasons))
