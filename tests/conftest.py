@@ -1,5 +1,6 @@
 """Fixtures: app, client, runner, signed Twilio posts, a database per test (SQLite, and PostgreSQL when
 TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
+import importlib.util
 import os
 import threading
 import time
@@ -12,13 +13,15 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from ivr import create_app
-from ivr.tools.simulate import ApiStandIn
-from ivr.store import normalise_url
+from ivr.store import normalise_url, spam
 from ivr.store.models import Base
+from ivr.tools.simulate import ApiStandIn
+
 
 TOKEN = "test-auth-token"
 ACCOUNT = "AC" + "1" * 32
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
@@ -50,8 +53,22 @@ def make_app(database_url, stand_in, **overrides):
     app = create_app({"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
                       "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
                       "IVR_DECISION_WAIT_SECONDS": 1.0, **overrides})
-    Base.metadata.create_all(app.extensions["ivr.db"].engine)
+    create_schema(app.extensions["ivr.db"].engine)
     return app
+
+
+def create_schema(engine):
+    """The tables from the models (fast), plus the PostgreSQL trigger, whose DDL lives only in its migration;
+    tests/test_store.py checks that the models and the migrations agree."""
+    Base.metadata.create_all(engine)
+    if engine.dialect.name == "postgresql":
+        spec = importlib.util.spec_from_file_location("notify_migration",
+                                                      MIGRATIONS / "0005_notify_live_pages_of_call_changes.py")
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        with engine.begin() as conn:
+            for statement in migration.CREATE:
+                conn.exec_driver_sql(statement)
 
 
 @pytest.fixture
@@ -75,6 +92,11 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def listed(db, number):
+    """The spam-list entry for NUMBER, or None."""
+    return next((entry for entry in spam.all_entries(db) if entry.number == number), None)
 
 
 def sign(url, params, token=TOKEN):

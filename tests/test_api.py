@@ -3,7 +3,7 @@ import pytest
 
 from ivr.store import actions, audit, calls, spam
 
-from conftest import call_params
+from conftest import call_params, listed
 
 KEY = "k" * 40
 
@@ -33,7 +33,8 @@ def test_no_configured_key_means_no_api(app):
 
 
 def test_calls_list_and_detail(api, db):
-    calls.open_call(db, "CA1", "+919800000001", "+1", reasons=["caller-id: withheld"])
+    calls.open_call(db, "CA1", "+919800000001", "+1", reasons=["caller-id: withheld"],
+                   flags={"caller-id": "caller-id: withheld"})
     calls.open_call(db, "CA2", "+919800000002", "+1")
     calls.add_final(db, "CA2", "<script>x</script>", 1.0)
     body = api("GET", "/api/calls?per_page=1").json
@@ -41,7 +42,7 @@ def test_calls_list_and_detail(api, db):
     assert body["calls"][0]["transcript"] == "<script>x</script>"      # JSON carries the text as it is
     assert api("GET", "/api/calls?page=2&per_page=1").json["next_page"] is None
     one = api("GET", "/api/calls/CA1").json
-    assert one["flags"] == [{"flag": "spoof", "reason": "caller-id: withheld"}] and one["from"] == "+919800000001"
+    assert one["flags"] == [{"flag": "caller-id", "reason": "caller-id: withheld"}] and one["from"] == "+919800000001"
     assert api("GET", "/api/calls/CAnone").status_code == 404
 
 
@@ -60,7 +61,7 @@ def test_spam_add_list_remove(api, db, twilio_post):
     assert api("POST", "/api/spam", json={"number": "+15005550007"}).status_code == 400
     assert api("DELETE", "/api/spam?number=%2B15005550006").json == {"removed": "+15005550006"}
     assert api("DELETE", "/api/spam", json={"number": "+15005550006"}).status_code == 404
-    assert spam.find(db, "+15005550006") is None
+    assert listed(db, "+15005550006") is None
     assert [(e.actor, e.action) for e in audit.recent(db)] == [("api", "spam.remove"), ("api", "spam.add")]
 
 

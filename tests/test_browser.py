@@ -10,7 +10,7 @@ from playwright.sync_api import expect, sync_playwright
 from ivr.tools import simulate
 from ivr.store import calls, operators, spam
 
-from conftest import ACCOUNT, FIXTURES, TOKEN
+from conftest import ACCOUNT, FIXTURES, TOKEN, listed
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -92,7 +92,7 @@ def test_operator_watches_a_call_live_and_blocks_the_number(live_server, stand_i
     page.fill(".spam-form input[name=reason]", "prank caller, third time today")
     page.click(".spam-form button[type=submit]")
     expect(page.locator(".flash")).to_contain_text(f"{CALLER} is on the spam list")
-    assert spam.find(db, CALLER).added_by == "op asha"
+    assert listed(db, CALLER).added_by == "op asha"
 
     page.goto(live_server.url + "/?flag=spam-list")              # a filtered page is live as well
     expect(page.locator("#live-state")).to_have_text("live")

@@ -96,4 +96,4 @@ def test_caller_who_cannot_speak_presses_5_during_the_prompt_and_reaches_the_ope
     outcome, stored = place(live_server, stand_in, "--silence", "--prompt-digit", "5", speed=4)
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == ("dialled", "+15005550100", "keypad")
     assert outcome["digits_sent"] == ["5"] and len(outcome["said"]) == 2     # the prompt, then "connecting you"
-    assert stored.digit == "5" and "flag: silent-caller" in stored.reasons
+    assert stored.digit == "5" and "silent-caller" in stored.flags

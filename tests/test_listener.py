@@ -43,17 +43,17 @@ def test_clear_emergency_is_claimed_and_sent_as_a_live_update(listener, db, stan
     assert "<Number>+15005550101</Number>" in update["form"]["Twiml"]
     assert 'action="http://localhost/voice/dialled?route=emergency&amp;attempt=1"' in update["form"]["Twiml"]
     stored = calls.get_call(db, "CA3")
-    assert stored.routed_early and stored.department == "emergency" and stored.decision == "dial"
+    assert stored.routed_early and stored.decision == "emergency"
 
 
 def test_emergency_after_the_keypad_decided_sends_no_update(listener, db, stand_in):
     calls.open_call(db, "CA4", "+919812345678", "+1")
-    calls.claim_decision(db, "CA4", "dial", "inquiry", "+15005550102", ["keypad: 2"])
+    calls.claim_decision(db, "CA4", "inquiry", "+15005550102", ["keypad: 2"])
     text = "help there is a fire in the building please send the fire brigade"
     listener.final("CA4", text, text, 4.0)
     with pytest.raises(queue.Empty):
         stand_in.updates("CA4").get(timeout=0.3)
-    assert calls.get_call(db, "CA4").department == "inquiry"
+    assert calls.get_call(db, "CA4").decision == "inquiry"
 
 
 def test_partials_are_throttled(listener, db):

@@ -49,7 +49,7 @@ def test_thresholds_and_hold_time_are_configurable(db, app):
 
 def test_a_number_with_an_emergency_in_the_last_24_hours_is_never_blocked(db, app):
     calls.open_call(db, "CA-emergency", NUMBER, "+15005550001")
-    calls.claim_decision(db, "CA-emergency", "dial", "emergency", "+15005550101", ["keypad: 1"])
+    calls.claim_decision(db, "CA-emergency", "emergency", "+15005550101", ["keypad: 1"])
     blank_calls(db, app, 12, now=utcnow())
     assert holds.active(db, NUMBER, "block", utcnow()) is None
     assert holds.active(db, NUMBER, "watch", utcnow()) is not None

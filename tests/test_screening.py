@@ -66,7 +66,7 @@ def test_sip_uri_with_a_number_is_normalised():
 def test_spam_range_entry_rejects_every_number_in_it(db):
     actions.add_spam(db, "+1500555*", "robocall range", "op 3")
     verdict = screen(db, "+15005550099")
-    assert verdict.action == "reject" and verdict.flags == ("spam-list",)
+    assert verdict.action == "reject" and tuple(verdict.flags) == ("spam-list",)
     assert verdict.reasons[0].endswith("[range +1500555*]") and verdict.block_reason == verdict.reasons[0]
     assert screen(db, "+15005560099").action == "answer"
 
@@ -117,7 +117,7 @@ def test_repeated_calls_within_the_hour_raise_risk(db):
         calls.open_call(db, f"CA-r{i}", "+919812345678", LINE)
     verdict = screen(db, "+919812345678", to="+15005550002")
     assert verdict.reasons == ("repeat: call 5 from this number within the hour",)
-    assert verdict.risk == pytest.approx(0.3) and verdict.flags == ("repeat-caller",)
+    assert verdict.risk == pytest.approx(0.3) and tuple(verdict.flags) == ("repeat-caller",)
 
 
 def test_watch_listed_number_has_more_risk_and_blocked_number_is_rejected(db):
@@ -126,7 +126,7 @@ def test_watch_listed_number_has_more_risk_and_blocked_number_is_rejected(db):
     assert watched.reasons == ("watch-list: 4 blank calls on 2026-11-21",) and watched.action == "answer"
     holds.place(db, "+919812345678", "block", "10 blank calls on 2026-11-21", NOW, 24)
     blocked = screen(db, "+919812345678", now=NOW)
-    assert blocked.action == "reject" and blocked.flags == ("blocked",)
+    assert blocked.action == "reject" and tuple(blocked.flags) == ("blocked",)
     assert blocked.block_reason == "policy-block: 10 blank calls on 2026-11-21 (until 2026-11-22 12:00 UTC)"
     assert screen(db, "+919812345678", now=NOW + timedelta(hours=25)).action == "answer"
 

@@ -1,13 +1,16 @@
+import json
 import threading
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from ivr.store import Database, actions, audit, calls, normalise_url, spam
 from ivr.store.models import Base
+
+from conftest import listed
 from training.train import ROOT
 
 
@@ -25,7 +28,7 @@ def test_only_one_decision_wins_a_race(db):
 
     def claim(route):
         barrier.wait()
-        results.append((route, calls.claim_decision(db, "CA2", "dial", route, "+1", [f"by {route}"])))
+        results.append((route, calls.claim_decision(db, "CA2", route, "+1", [f"by {route}"])))
 
     threads = [threading.Thread(target=claim, args=(f"desk{i}",)) for i in range(8)]
     for thread in threads:
@@ -35,16 +38,19 @@ def test_only_one_decision_wins_a_race(db):
     winners = [route for route, won in results if won]
     assert len(winners) == 1
     stored = calls.get_call(db, "CA2")
-    assert stored.department == winners[0] and stored.reasons == [f"by {winners[0]}"]
+    assert stored.decision == winners[0] and stored.reasons == [f"by {winners[0]}"]
 
 
-def test_release_decision_lets_the_keypad_decide(db):
-    calls.open_call(db, "CA3", "+919812345678", "+1")
-    assert calls.claim_decision(db, "CA3", "dial", "emergency", "+1", ["early"], early=True)
-    calls.release_decision(db, "CA3", "early route failed: 500")
+def test_release_decision_lets_the_keypad_decide_and_takes_back_what_the_claim_said(db):
+    calls.open_call(db, "CA3", "+919812345678", "+1", reasons=["caller-id: withheld"],
+                    flags={"caller-id": "caller-id: withheld"})
+    claimed = ("classifier: emergency 0.95", "early: routed while the caller was speaking")
+    assert calls.claim_decision(db, "CA3", "emergency", "+1", claimed, {"suspected-prank": "x"}, early=True)
+    calls.release_decision(db, "CA3", claimed, {"suspected-prank": "x"}, "early route failed: 500")
     stored = calls.get_call(db, "CA3")
     assert stored.decision is None and not stored.routed_early and stored.faults == ["early route failed: 500"]
-    assert calls.claim_decision(db, "CA3", "dial", "operator", "+2", ["keypad"])
+    assert stored.reasons == ["caller-id: withheld"] and stored.flags == {"caller-id": "caller-id: withheld"}
+    assert calls.claim_decision(db, "CA3", "operator", "+2", ["keypad"])
 
 
 def test_close_call_keeps_the_first_final_status(db):
@@ -95,7 +101,7 @@ def test_spam_list_add_update_remove(db):
         ("+15005550006", "robocall campaign", "op 18")]
     assert actions.remove_spam(db, "+15005550006", "test")
     assert not actions.remove_spam(db, "+15005550006", "test")
-    assert spam.find(db, "+15005550006") is None
+    assert listed(db, "+15005550006") is None
     assert [(e.actor, e.action, (e.before or {}).get("reason"), (e.after or {}).get("reason"))
             for e in reversed(audit.recent(db, target="+15005550006"))] == [
         ("op 17", "spam.add", None, "robocalls"), ("op 18", "spam.add", "robocalls", "robocall campaign"),
@@ -127,6 +133,43 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
             assert set(inspect(conn).get_table_names()) >= {"calls", "spam_numbers", "alembic_version"}
         command.downgrade(config, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_migration_carries_decisions_and_flags_over_as_data(database_url):
+    """0006: a desk's `dial` becomes its route, and each call's flags are derived once from what it stored."""
+    config = _alembic(database_url)
+    command.upgrade(config, "0001")
+    engine = create_engine(normalise_url(database_url))
+    old = [("CAdesk", "dial", "emergency", ["keypad: 5", "classifier: no speech", "flag: silent-caller"]),
+           ("CAspam", "reject", None, ["spam-list: robocaller (added by op 17 on 2026-11-02)"]),
+           ("CAblank", "blank", None, ["keypad: none", "blank: no speech and no key after the silent-caller prompt"])]
+    try:
+        with engine.begin() as conn:
+            for sid, decision, department, reasons in old:
+                conn.execute(text(
+                    "INSERT INTO calls (sid, from_number, to_number, created_at, status, utterance_open, voice_seconds, "
+                    "transcript, partial_transcript, attempts, routed_early, risk, faults, reasons, decision, department) "
+                    "VALUES (:sid, '+919812345678', '+1', CURRENT_TIMESTAMP, 'completed', false, 0, '', '', 0, false, 0, "
+                    "'[]', :reasons, :decision, :department)"),
+                    {"sid": sid, "reasons": json.dumps(reasons), "decision": decision, "department": department})
+        command.upgrade(config, "0005")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE calls SET flags = :flags WHERE sid = 'CAspam'"), {"flags": '["spam-list"]'})
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            rows = {row.sid: row for row in conn.execute(text("SELECT sid, decision, flags FROM calls"))}
+        flags = {sid: row.flags if isinstance(row.flags, dict) else json.loads(row.flags) for sid, row in rows.items()}
+        assert {sid: row.decision for sid, row in rows.items()} == {"CAdesk": "emergency", "CAspam": "reject",
+                                                                    "CAblank": "blank"}
+        assert flags == {"CAdesk": {"silent-caller": "keypad: 5"},
+                         "CAspam": {"spam-list": "spam-list: robocaller (added by op 17 on 2026-11-02)"},
+                         "CAblank": {"blank": "blank: no speech and no key after the silent-caller prompt"}}
+        command.downgrade(config, "0005")
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT decision, department FROM calls WHERE sid = 'CAdesk'")).one()
+        assert tuple(row) == ("dial", "emergency")
     finally:
         engine.dispose()
 
@@ -234,7 +277,7 @@ def test_sqlite_write_sessions_nest_on_one_thread_and_time_out_between_threads(t
         other.join(timeout=5)
     assert failure and "database is locked" in failure[0]
     actions.add_spam(db, "+15005550006", "after", "test")   # and the turn is free again afterwards
-    assert spam.find(db, "+15005550006") is not None
+    assert listed(db, "+15005550006") is not None
     db.dispose()
 
 

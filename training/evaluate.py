@@ -14,7 +14,8 @@ import click
 
 from ivr.config import load_config
 from ivr.triage.classifier import Classifier, ModelError
-from training.train import LABELS, scores
+from ivr.vocabulary import LABELS
+from training.train import scores
 
 
 def evaluate(path, model_path):

@@ -35,10 +35,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ivr.config import load_config
 from ivr.triage.cues import CueFeatures
+from ivr.vocabulary import LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "training" / "data"
-LABELS = ("emergency", "inquiry", "complaint", "spam")
 SEED = 20261121
 EMERGENCY_RECALL = 0.97
 VALIDATION_SHARE = 5        # one row in five

@@ -4,6 +4,7 @@ import logging
 from flask import Blueprint, current_app, flash, redirect, render_template, request
 
 from ivr.store import floods
+from ivr.store import current_db
 from web import guard
 from web.callbacks import form_id, list_url
 
@@ -11,15 +12,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("alerts", __name__)
 
 
-def _db():
-    return current_app.extensions["ivr.db"]
-
 
 @bp.get("/alerts")
 def index():
     """Flood alerts, open ones first, newest first; ?all=1 includes closed ones."""
     include_closed = request.args.get("all") == "1"
-    rows = floods.alerts(_db(), include_closed)
+    rows = floods.alerts(current_db(), include_closed)
     return render_template("alerts.html", rows=rows, include_closed=include_closed, transitions=floods.TRANSITIONS)
 
 
@@ -31,7 +29,7 @@ def move():
     if alert_id is None:
         flash(f"Not changed: {request.form.get('id', '')[:20]!r} is not a flood alert.", "error")
         return redirect(back)
-    alert, error = floods.move(_db(), alert_id, status, request.form.get("note", "").strip(), guard.actor(),
+    alert, error = floods.move(current_db(), alert_id, status, request.form.get("note", "").strip(), guard.actor(),
                                guard.g.operator.id)
     if error:
         flash(f"Not changed: {error}.", "error")

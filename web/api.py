@@ -4,15 +4,13 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.screening.numbers import normalise_number
 from ivr.store import actions, callbacks, calllist, calls, floods, spam
+from ivr.store import current_db
 from web import guard, present
 from web.charts import summary
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_REASON_CHARS = 500
 
-
-def _db():
-    return current_app.extensions["ivr.db"]
 
 
 @bp.before_request
@@ -29,11 +27,10 @@ def _json_error(error):
 def list_calls():
     """Calls newest first; the same filters as the calls page (class, route, flag, from, to, q, page, per_page)."""
     try:
-        wanted = present.parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"],
-                                      current_app.config["IVR_DEFAULT_REGION"])
+        wanted = present.request_filter()
     except present.BadFilter as error:
         abort(400, description=str(error))
-    rows, more = calllist.page_of_calls(_db(), wanted)
+    rows, more = calllist.page_of_calls(current_db(), wanted)
     return jsonify(calls=[present.call_dict(call) for call in rows], page=wanted.page, per_page=wanted.per_page,
                    next_page=wanted.page + 1 if more else None)
 
@@ -41,7 +38,7 @@ def list_calls():
 @bp.get("/calls/<sid>")
 def get_call(sid):
     """One call by its Twilio CallSid."""
-    call = calls.get_call(_db(), sid[:64])
+    call = calls.get_call(current_db(), sid[:64])
     if call is None:
         abort(404, description="no such call")
     return jsonify(present.call_dict(call))
@@ -55,7 +52,7 @@ def _spam_dict(entry):
 @bp.get("/spam")
 def list_spam():
     """The spam list, newest first; ?q= searches numbers and reasons."""
-    rows = spam.search(_db(), request.args.get("q", "").strip()[:64], 1, 1000)
+    rows = spam.search(current_db(), request.args.get("q", "").strip()[:64], 1, 1000)
     return jsonify(spam=[_spam_dict(entry) for entry in rows[:1000]])
 
 
@@ -75,7 +72,7 @@ def add_spam():
     reason = str(body.get("reason") or "").strip()[:MAX_REASON_CHARS]
     if not reason:
         abort(400, description="reason is required")
-    entry = actions.add_spam(_db(), number, reason, "api", source="api")
+    entry = actions.add_spam(current_db(), number, reason, "api", source="api")
     return jsonify(_spam_dict(entry)), 201
 
 
@@ -83,7 +80,7 @@ def add_spam():
 def remove_spam():
     """Remove a number (?number= or {"number"}) from the spam list."""
     number, _ = _number_from_request()
-    if not actions.remove_spam(_db(), number, "api"):
+    if not actions.remove_spam(current_db(), number, "api"):
         abort(404, description=f"{number} is not on the spam list")
     return jsonify(removed=number)
 
@@ -104,7 +101,7 @@ def list_alerts():
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in floods.STATUSES:
         abort(400, description=f"status must be one of: {', '.join(floods.STATUSES)}")
-    rows = floods.alerts(_db(), _flag("include_closed"), status)
+    rows = floods.alerts(current_db(), _flag("include_closed"), status)
     return jsonify(alerts=[_alert_dict(alert) for alert in rows])
 
 
@@ -119,7 +116,7 @@ def move_alert(alert_id):
         abort(400, description='send a JSON object {"status": "...", "note": "..."}')
     if body["status"] not in floods.STATUSES:
         abort(400, description=f"status must be one of: {', '.join(floods.STATUSES)}")
-    alert, error = floods.move(_db(), int(alert_id), body["status"], body.get("note", "").strip(), "api")
+    alert, error = floods.move(current_db(), int(alert_id), body["status"], body.get("note", "").strip(), "api")
     if error:
         abort(404 if alert is None else 400, description=error)
     return jsonify(_alert_dict(alert))
@@ -134,11 +131,11 @@ def _callback_dict(entry):
 @bp.get("/callbacks")
 def list_callbacks():
     """The callback queue, oldest first; ?include_closed=1 adds finished and given-up entries after it."""
-    rows = callbacks.pending(_db(), _flag("include_closed"))
+    rows = callbacks.pending(current_db(), _flag("include_closed"))
     return jsonify(callbacks=[_callback_dict(entry) for entry in rows])
 
 
 @bp.get("/stats")
 def stats():
     """Calls per class per hour over the last 24 hours, and the blank/spam share."""
-    return jsonify(summary(calllist.since_hours(_db())))
+    return jsonify(summary(calllist.since_hours(current_db())))

@@ -4,14 +4,12 @@ import logging
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ivr.store import callbacks
+from ivr.store import current_db
 from web import guard
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
 
-
-def _db():
-    return current_app.extensions["ivr.db"]
 
 
 def form_id(raw):
@@ -29,7 +27,7 @@ def list_url(endpoint):
 def queue():
     """The callback queue: pending entries oldest first; ?all=1 adds finished and given-up ones after them."""
     include_closed = request.args.get("all") == "1"
-    rows = callbacks.pending(_db(), include_closed)
+    rows = callbacks.pending(current_db(), include_closed)
     return render_template("callbacks.html", rows=rows, include_closed=include_closed, outcomes=callbacks.OUTCOMES)
 
 
@@ -44,7 +42,7 @@ def attempt():
     if outcome not in callbacks.OUTCOMES:
         flash(f"Not recorded: the outcome must be one of {', '.join(callbacks.OUTCOMES)}.", "error")
         return redirect(back)
-    entry, recorded = callbacks.record_attempt(_db(), callback_id, outcome, request.form.get("note", "").strip(),
+    entry, recorded = callbacks.record_attempt(current_db(), callback_id, outcome, request.form.get("note", "").strip(),
                                                guard.actor(), current_app.config["SCREEN_CALLBACK_ATTEMPTS"],
                                                guard.g.operator.id)
     if entry is None:

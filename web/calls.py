@@ -12,8 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr.triage.extract import extract
 from ivr.screening.numbers import normalise_number
 from ivr.store import actions, audit, calllist, calls, operators
-from ivr.store.actions import LABELS
-from ivr.store.models import utcnow
+from ivr.store.models import aware, utcnow
+from ivr.vocabulary import LABELS
+from ivr.store import current_db
 from web import guard, metrics, present
 from web.guidance import guidance_for
 
@@ -28,33 +29,29 @@ HEARTBEAT_SECONDS = 5        # a closed page is only noticed on a write: free it
 MAX_REASON_CHARS = 500
 
 
-def _db():
-    return current_app.extensions["ivr.db"]
-
 
 @bp.get("/")
 def index():
     """Calls, newest first, with filters, number search and pages; the page script keeps it live."""
     try:
-        wanted = present.parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"],
-                                      current_app.config["IVR_DEFAULT_REGION"])
+        wanted = present.request_filter()
     except present.BadFilter as error:
         return render_template("calls.html", rows=[], more=False, wanted=None, error=str(error), args={},
                                live=False), 400
-    rows, more = calllist.page_of_calls(_db(), wanted)
+    rows, more = calllist.page_of_calls(current_db(), wanted)
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     live = wanted.page == 1     # the newest page of any filter: matching calls come in, others go
     return render_template("calls.html", rows=rows, more=more, wanted=wanted, args=args, error=None, live=live,
-                           present=present, labels=LABELS, routes=calllist.ROUTES, flag_names=present.FLAGS)
+                           present=present, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
 
 
 @bp.get("/calls/<sid>")
 def detail(sid):
     """One call: transcript, reasons, timeline, what to do."""
-    call = calls.get_call(_db(), sid[:64])
+    call = calls.get_call(current_db(), sid[:64])
     if call is None:
         abort(404)
-    history = audit.recent(_db(), target=call.sid)
+    history = audit.recent(current_db(), target=call.sid)
     return render_template("call.html", call=call, data=present.call_dict(call), history=history,
                            guidance=guidance_for(call), labels=LABELS, timeline=_timeline(call, history),
                            extracted=call.entities or extract(" ".join((call.transcript, call.partial_transcript))))
@@ -62,11 +59,11 @@ def detail(sid):
 
 def _timeline(call, history):
     events = [(call.created_at, "ringing: call arrived"), (call.stream_started_at, "audio stream started"),
-              (call.decided_at, f"decided: {present.route_of(call) or call.decision}"),
+              (call.decided_at, f"decided: {call.decision}"),
               (call.ended_at, f"ended: {call.status}"), (call.operator_label_at,
                                                          f"class corrected by {call.operator_label_by}")]
     events += [(entry.at, f"{entry.action} by {entry.actor}") for entry in history if entry.action != "call.label"]
-    return sorted(((present.utc(at), what) for at, what in events if at is not None), key=lambda e: e[0])
+    return sorted(((aware(at), what) for at, what in events if at is not None), key=lambda e: e[0])
 
 
 @bp.post("/calls/<sid>/class")
@@ -75,7 +72,7 @@ def correct_class(sid):
     label = request.form.get("class", "")
     if label not in LABELS:
         abort(400, description=f"class must be one of: {', '.join(LABELS)}")
-    if actions.label_call(_db(), sid[:64], label, guard.actor(), guard.g.operator.id) is None:
+    if actions.label_call(current_db(), sid[:64], label, guard.actor(), guard.g.operator.id) is None:
         abort(404)
     flash(f"Class set to {label}.")
     return redirect(url_for(".detail", sid=sid))
@@ -94,7 +91,7 @@ def add_spam():
     if not reason:
         flash("Not added: give a reason (operators and the audit log show it).", "error")
         return redirect(back)
-    actions.add_spam(_db(), number, reason, guard.actor(), guard.g.operator.id)
+    actions.add_spam(current_db(), number, reason, guard.actor(), guard.g.operator.id)
     log.info("%s added %s to the spam list: %s", guard.actor(), number, reason)
     flash(f"{number} is on the spam list: its next call will be rejected.")
     return redirect(back)
@@ -105,14 +102,14 @@ def events():
     """Server-sent events: every call as it changes (new, transcript, decision), polled from updated_at. With
     the calls page's filter arguments, each event says whether the call matches them (`matches`), so a filtered
     page takes in calls that come to match and drops those that stop matching."""
-    db, config = _db(), current_app.config
+    db, config = current_db(), current_app.config
     try:
-        wanted = present.parse_filter(request.args, config["WEB_PAGE_SIZE"], config["IVR_DEFAULT_REGION"])
+        wanted = present.request_filter()
     except present.BadFilter as error:
         return Response(f"{error}\n", status=400, mimetype="text/plain")
     everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
     match = None if wanted == everything else functools.partial(calllist.matching, db, wanted)
-    start = present.utc(calllist.latest_change(db))
+    start = aware(calllist.latest_change(db))
     allowed = functools.partial(_still_active, db, guard.g.operator.id)
     changes = current_app.extensions["ivr.changes"]
     return Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
@@ -142,14 +139,14 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
             seen = changes.generation
             changed = _changed_calls(db, cursor - OVERLAP)
             fresh = list({call.id: call for call in changed     # batches overlap at their edges
-                          if sent.get(call.id) != present.utc(call.updated_at)}.values())
+                          if sent.get(call.id) != aware(call.updated_at)}.values())
             matched = match([call.id for call in fresh]) if match and fresh else None
         except SQLAlchemyError as error:
             # End the stream; the browser's EventSource reconnects once the database answers again.
             log.warning("live events stopped: database error %s", type(error).__name__)
             return
         for call in fresh:
-            stamp = present.utc(call.updated_at)
+            stamp = aware(call.updated_at)
             sent[call.id] = stamp
             cursor = max(cursor, stamp)
             quiet_since = time.monotonic()
@@ -171,6 +168,6 @@ def _changed_calls(db, since, batch=calllist.CHANGES_BATCH):
     while True:
         rows = calllist.changed_since(db, since, batch)
         found += rows
-        if len(rows) < batch or present.utc(rows[-1].updated_at) == present.utc(since):
+        if len(rows) < batch or aware(rows[-1].updated_at) == aware(since):
             return found
         since = rows[-1].updated_at

@@ -6,8 +6,7 @@ from flask import Blueprint, current_app, render_template
 from markupsafe import Markup, escape
 
 from ivr.store import calllist
-from ivr.store.models import utcnow
-from web.present import utc
+from ivr.store.models import aware, utcnow
 
 bp = Blueprint("charts", __name__)
 
@@ -18,13 +17,13 @@ WIDTH, HEIGHT, LEFT, BOTTOM = 760, 240, 40, 30
 
 
 def summary(rows, hours=24):
-    """Per-hour counts by class and the blank/spam share, from (created_at, label, decision, reasons) rows."""
+    """Per-hour counts by class and the blank/spam share, from (created_at, label, decision) rows."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     starts = [now - timedelta(hours=hours - 1 - i) for i in range(hours)]
     per_hour = {start: Counter() for start in starts}
     blank = spam = 0
-    for created_at, label, decision, reasons in rows:
-        hour = utc(created_at).replace(minute=0, second=0, microsecond=0)
+    for created_at, label, decision in rows:
+        hour = aware(created_at).replace(minute=0, second=0, microsecond=0)
         if hour in per_hour:
             per_hour[hour][label or "unclassified"] += 1
         blank += decision == "blank"

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ivr.store import calllist
+from ivr.vocabulary import ENDINGS
 from web import guard
 
 WEBHOOK_SECONDS = Histogram("ivr_webhook_seconds", "Time to answer a Twilio webhook", ["endpoint"],
@@ -36,10 +37,10 @@ class DatabaseCollector:
         calls = CounterMetricFamily("ivr_calls", "Calls by class and route", labels=["class", "route"])
         actions = CounterMetricFamily("ivr_screening_actions", "Calls ended by screening", labels=["action"])
         by_action = {}
-        for label, department, decision, count in calllist.counts_by_class_route(self.db):
-            calls.add_metric([label or "none", department or decision or "undecided"], count)
-            if decision in ("reject", "blank", "hangup"):
-                by_action[decision] = by_action.get(decision, 0) + count
+        for label, route, count in calllist.counts_by_class_route(self.db):
+            calls.add_metric([label or "none", route or "undecided"], count)
+            if route in ENDINGS:
+                by_action[route] = by_action.get(route, 0) + count
         for action, count in sorted(by_action.items()):
             actions.add_metric([action], count)
         faults = GaugeMetricFamily("ivr_calls_with_faults", "Calls that hit an internal fault (routed to a human)",

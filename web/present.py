@@ -2,12 +2,15 @@
 from datetime import datetime, time, timedelta, timezone
 
 from ivr.screening.numbers import normalise_number
-from ivr.store.actions import LABELS
-from ivr.store.calllist import FLAG_PATTERNS, ROUTES, CallFilter, flags
+from flask import current_app, request
+
+from ivr.store.calllist import FILTER_FLAGS, CallFilter, flags
+from ivr.store.models import aware
+from ivr.vocabulary import LABELS, Route
 
 MAX_PAGE = 200              # deeper than 200 pages, narrow the dates instead: OFFSET grows linearly
 MAX_PER_PAGE = 200
-FLAGS = tuple(FLAG_PATTERNS) + ("fault",)
+ROUTES = tuple(Route)
 NUMBER_CHARS = set("+0123456789 -().")
 
 
@@ -54,6 +57,11 @@ def _number(args, region):
     return (exact, True) if exact else (digits, False)
 
 
+def request_filter():
+    """The CallFilter of the current request's query arguments (pages, live events and the API alike)."""
+    return parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"], current_app.config["IVR_DEFAULT_REGION"])
+
+
 def parse_filter(args, default_per_page, region):
     """A CallFilter from query arguments; raises BadFilter with a readable message for absurd values."""
     since, until = _day(args, "from"), _day(args, "to")
@@ -61,27 +69,20 @@ def parse_filter(args, default_per_page, region):
         raise BadFilter("'to' is before 'from'")
     number, exact = _number(args, region)
     return CallFilter(label=_choice(args, "class", LABELS), route=_choice(args, "route", ROUTES),
-                      flag=_choice(args, "flag", FLAGS), since=since,
+                      flag=_choice(args, "flag", FILTER_FLAGS), since=since,
                       until=until + timedelta(days=1) if until else None, number=number, exact_number=exact,
                       page=_int(args, "page", 1, 1, MAX_PAGE),
                       per_page=_int(args, "per_page", default_per_page, 1, MAX_PER_PAGE))
 
 
-def utc(moment):
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def iso(moment):
-    moment = utc(moment)
+    moment = aware(moment)
     return moment.isoformat(timespec="seconds") if moment else None
 
 
 def route_of(call):
     """Where the call went, in one word: the desk, or how it ended."""
-    return call.department or (call.decision if call.decision in ROUTES else None)
+    return call.decision
 
 
 def call_dict(call):

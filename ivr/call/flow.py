@@ -1,12 +1,18 @@
-"""The call flow at each webhook: plain functions over the store, the classifier's stored reading and reconcile."""
+"""The call flow at each webhook: plain functions over the store, the classifier's stored reading and reconcile.
+
+Each step returns a Decision (where the call goes, an ivr.vocabulary.Route) or a Step (the menu again, or
+through the keypad gate). `claim` is the one place a decision is recorded; early routing uses it too.
+"""
 import logging
 import time
-from dataclasses import dataclass
+from enum import Enum
 
+from ivr.call.routing import target_for
 from ivr.screening import blank_policy, numbers as screening
 from ivr.store import calls, settings
 from ivr.triage.classifier import Classification
 from ivr.triage.reconcile import Decision, Thresholds, reconcile
+from ivr.vocabulary import Flag, Route
 
 log = logging.getLogger(__name__)
 
@@ -15,10 +21,10 @@ HEARD_SLACK_SECONDS = 0.5   # recognition counts as caught up when it has heard 
 DIGITS = set("0123456789*#")
 
 
-@dataclass(frozen=True)
-class Step:
-    kind: str                       # route | retry | blank | pass (the keypad gate let the caller through)
-    decision: Decision | None = None
+class Step(Enum):
+    """A webhook step that does not decide the call yet."""
+    RETRY = "retry"     # the menu (or gate) once more, with the silent-caller prompt
+    PASS = "pass"       # through the keypad gate to the normal answer
 
 
 def clean_digit(raw):
@@ -37,19 +43,29 @@ def clean_attempt(raw, maximum=MAX_ATTEMPTS):
         return 1
 
 
-def incoming(db, sid, raw_from, to, region, stir="", config=None):
+def claim(db, sid, decision, config, digit=None, early=False):
+    """Record DECISION for the call unless another step's came first; True when this one stands."""
+    target = target_for(decision.route, config) if decision.route.is_desk else None
+    return calls.claim_decision(db, sid, decision.route, target, decision.reasons, decision.flags, early, digit)
+
+
+def stored_decision(call):
+    """The decision another step already recorded (an early live-update route, usually)."""
+    return Decision(Route(call.decision), tuple(call.reasons), dict(call.flags or {}))
+
+
+def incoming(db, sid, raw_from, to, region, stir, config):
     """Screen (unless SCREEN_ENABLED is off) and record a new call; returns the screening verdict."""
-    if config is not None and not config["SCREEN_ENABLED"]:
+    if config["SCREEN_ENABLED"]:
+        rules = screening.Rules.from_config(config, settings.overrides(db, config["SCREEN_SETTINGS_TTL"]))
+        verdict = screening.screen(db, raw_from, region, to, stir, rules)
+    else:
         raw = (raw_from or "").strip()[:screening.MAX_NUMBER_CHARS]
         verdict = screening.Screening(screening.normalise_number(raw, region) or raw or "unknown", "answer", 0.0, ())
-    else:
-        rules = None if config is None else \
-            screening.Rules.from_config(config, settings.overrides(db, config["SCREEN_SETTINGS_TTL"]))
-        verdict = screening.screen(db, raw_from, region, to, stir, rules)
     calls.open_call(db, sid, verdict.number, (to or "")[:64], verdict.risk, verdict.reasons, verdict.flags,
                     verdict.block_reason)
     if verdict.action == "reject":
-        calls.claim_decision(db, sid, "reject", reasons=())
+        claim(db, sid, Decision(Route.REJECT), config)
     return verdict
 
 
@@ -58,37 +74,48 @@ def after_gate(db, sid, digit, attempt, config):
     call = calls.record_attempt(db, sid, digit)
     if call is None:
         log.warning("gate for unknown call %s", sid)
-        return Step("route", Decision("operator", (f"gate: {digit or 'none'}", "fault: unknown call id")))
+        return Decision(Route.OPERATOR, (f"gate: {digit or 'none'}", "fault: unknown call id"))
     if call.decision is not None:
-        return Step("route", stored_decision(call))
+        return stored_decision(call)
     if digit == "5":
-        decision = Decision("operator", ("gate: 5", "keypad: 5"), ("silent-caller",))
-        return Step("route", _claim(db, sid, decision, digit, config))
+        decision = Decision(Route.OPERATOR, ("gate: 5", "keypad: 5"), {Flag.SILENT_CALLER: "gate: 5"})
+        return _claim_or_follow(db, sid, decision, config, digit)
     # a wrong key twice still shows a person at the phone: let the normal menu sort them out
     if digit == "1" or (digit is not None and attempt >= MAX_ATTEMPTS):
-        return Step("pass")
+        return Step.PASS
     if attempt < MAX_ATTEMPTS:
-        return Step("retry")
-    decision = Decision("hangup", ("blank: no key at the keypad gate after the silent-caller prompt",))
-    if calls.claim_decision(db, sid, "blank", reasons=decision.reasons):
-        _count_blank(db, call, config)
-    return Step("blank", decision)
+        return Step.RETRY
+    return end_blank(db, call, "blank: no key at the keypad gate after the silent-caller prompt", config)
 
 
-def _claim(db, sid, decision, digit, config):
-    reasons = decision.reasons + tuple(f"flag: {f}" for f in decision.flags)
-    if calls.claim_decision(db, sid, _kind(decision), _department(decision), _target(decision, config), reasons,
-                            digit=digit):
-        return decision
-    return stored_decision(calls.get_call(db, sid))
+def after_keypad(db, sid, digit, attempt, config):
+    """Decide the call after the keypad menu: route it, give a silent caller one more chance, or end it blank."""
+    arrived = time.time()
+    call = calls.record_attempt(db, sid, digit)
+    if call is None:
+        log.warning("keypad for unknown call %s", sid)
+        return Decision(Route.OPERATOR, (f"keypad: {digit or 'none'}", "fault: unknown call id"))
+    if call.decision is None:
+        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
+    if call.decision is not None:
+        return stored_decision(call)
+    if digit is None and _blank(call, config):
+        if attempt < MAX_ATTEMPTS:
+            return Step.RETRY
+        return end_blank(db, call, "blank: no speech and no key after the silent-caller prompt", config)
+    return settle(db, sid, call, digit, config)
 
 
-def _count_blank(db, call, config):
-    """Principle 1 for the policy too: a failing counter must not change what the caller hears."""
-    try:
-        blank_policy.after_blank(db, call.sid, call.from_number, config)
-    except Exception:  # noqa: BLE001 - logged; the call has already been decided
-        log.exception("blank-call policy failed for %s", call.sid)
+def end_blank(db, call, reason, config):
+    """The blank-call ending: recorded once, and counted against the number by the blank-call policy."""
+    decision = Decision(Route.BLANK, (reason,), {Flag.BLANK: reason})
+    stands = _claim_or_follow(db, call.sid, decision, config)
+    if stands is decision:
+        try:     # principle 1 for the policy too: a failing counter must not change what the caller hears
+            blank_policy.after_blank(db, call.sid, call.from_number, config)
+        except Exception:  # noqa: BLE001 - logged; the call has already been decided
+            log.exception("blank-call policy failed for %s", call.sid)
+    return stands
 
 
 def after_status(db, call):
@@ -99,45 +126,23 @@ def after_status(db, call):
         log.exception("callback queue failed for %s", call.sid)
 
 
-def after_keypad(db, sid, digit, attempt, config):
-    """Decide the call after the keypad menu: route it, give a silent caller one more chance, or end it blank."""
-    arrived = time.time()
-    call = calls.record_attempt(db, sid, digit)
-    if call is None:
-        log.warning("keypad for unknown call %s", sid)
-        return Step("route", Decision("operator", (f"keypad: {digit or 'none'}", "fault: unknown call id")))
-    if call.decision is None:
-        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
-    if call.decision is not None:
-        return Step("route", stored_decision(call))
-    if digit is None and _blank(call, config):
-        if attempt < MAX_ATTEMPTS:
-            return Step("retry")
-        decision = Decision("hangup", ("blank: no speech and no key after the silent-caller prompt",))
-        if calls.claim_decision(db, sid, "blank", reasons=decision.reasons):
-            _count_blank(db, call, config)
-        return Step("blank", decision)
-    return Step("route", settle(db, sid, call, digit, config))
-
-
 def settle(db, sid, call, digit, config, tries=3):
     """Reconcile and record the decision; if an early route holds the claim, follow it (or retry if released)."""
     for _ in range(tries):
         decision = decide(call, digit, config)
-        reasons = decision.reasons + tuple(f"flag: {f}" for f in decision.flags)
-        if calls.claim_decision(db, sid, _kind(decision), _department(decision), _target(decision, config),
-                                reasons, digit=digit):
+        if claim(db, sid, decision, config, digit):
             return decision
         call = calls.get_call(db, sid)
         if call.decision is not None:
             return stored_decision(call)
-    return Decision("operator", ("fault: decision kept changing hands",))
+    return Decision(Route.OPERATOR, ("fault: decision kept changing hands",))
 
 
-def stored_decision(call):
-    """The decision another step already recorded (an early live-update route, usually)."""
-    route = call.department if call.decision == "dial" and call.department else "hangup"
-    return Decision(route, tuple(call.reasons))
+def _claim_or_follow(db, sid, decision, config, digit=None):
+    """DECISION when this step recorded it, else the decision already on record."""
+    if claim(db, sid, decision, config, digit):
+        return decision
+    return stored_decision(calls.get_call(db, sid))
 
 
 def decide(call, digit, config):
@@ -151,15 +156,3 @@ def decide(call, digit, config):
 def _blank(call, config):
     return not call.transcript and call.voice_seconds < config["IVR_BLANK_VOICE_SECONDS"] and not call.faults \
         and call.stream_started_at is not None
-
-
-def _kind(decision):
-    return "hangup" if decision.route == "hangup" else "dial"
-
-
-def _department(decision):
-    return None if decision.route == "hangup" else decision.route
-
-
-def _target(decision, config):
-    return None if decision.route == "hangup" else config[f"ROUTE_{decision.route.upper()}"]

@@ -1,10 +1,12 @@
 """What the app does with a call's speech: store it, classify it, and route a clear emergency at once."""
+import dataclasses
 import functools
 import logging
 import time
 
-from ivr.call import routing
+from ivr.call import flow, routing
 from ivr.screening import robocall
+from ivr.screening.machine_signs import FINGERPRINT
 from ivr.triage.extract import extract
 from ivr.store import calls
 from ivr.triage.classifier import NO_CLASS
@@ -13,6 +15,7 @@ from ivr.triage.reconcile import Thresholds, reconcile
 log = logging.getLogger(__name__)
 
 PARTIAL_EVERY_SECONDS = 0.5
+EARLY = "early: routed while the caller was speaking"
 
 
 def guarded(method):
@@ -84,22 +87,21 @@ class CallListener:
     def route_now(self, sid, reading):
         """Claim the decision and steer the live call to the emergency desk before the keypad menu."""
         decision = reconcile(None, reading, self.thresholds)
-        reasons = decision.reasons + ("early: routed while the caller was speaking",)
-        target = routing.target_for(decision.route, self.config)
-        if not calls.claim_decision(self.db, sid, "dial", decision.route, target, reasons, early=True):
+        decision = dataclasses.replace(decision, reasons=decision.reasons + (EARLY,))
+        if not flow.claim(self.db, sid, decision, self.config, early=True):
             return
-        twiml = routing.dial_twiml(decision.route, self.config, self.dialled_urls[decision.route])
+        twiml = routing.decision_twiml(decision.route, self.config, self.dialled_urls[decision.route])
         try:
             self.live.redirect(sid, twiml)
             log.info("%s routed early to %s (%s)", sid, decision.route, reading.reason)
         except routing.RoutingError as error:
             log.error("%s; the keypad step will decide", error)
-            calls.release_decision(self.db, sid, f"early route failed: {error}")
+            calls.release_decision(self.db, sid, decision.reasons, decision.flags, f"early route failed: {error}")
 
     @guarded
     def machine(self, sid, finding):
         """A sign of a machine in the caller's audio (tone, talk-over) or the audio fingerprint."""
-        if finding.flag == "fingerprint" and self.fingerprints is None:
+        if finding.flag == FINGERPRINT and self.fingerprints is None:
             return None
         return robocall.on_finding(self.db, self.fingerprints, sid, finding)
 

@@ -1,4 +1,4 @@
-"""Routing: TwiML for each route, and steering a live call through Twilio's REST API."""
+"""Routing: the TwiML that carries out a decision, and steering a live call through Twilio's REST API."""
 import logging
 
 from twilio.base.exceptions import TwilioException
@@ -6,17 +6,21 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from ivr.vocabulary import Route
+
 log = logging.getLogger(__name__)
 
-DESKS = ("emergency", "inquiry", "complaint", "operator")
 ANNOUNCE = {
-    "emergency": "Connecting you to the emergency desk now. Stay on the line.",
-    "inquiry": "Connecting you to the inquiry desk.",
-    "complaint": "Connecting you to the complaints desk.",
-    "operator": "Connecting you to a police operator. Please stay on the line.",
+    Route.EMERGENCY: "Connecting you to the emergency desk now. Stay on the line.",
+    Route.INQUIRY: "Connecting you to the inquiry desk.",
+    Route.COMPLAINT: "Connecting you to the complaints desk.",
+    Route.OPERATOR: "Connecting you to a police operator. Please stay on the line.",
 }
-NOT_FOR_THIS_LINE = "This line is for police emergencies only. Goodbye."
-BLANK_GOODBYE = "We could not hear you. If you need the police, please call again. Goodbye."
+GOODBYE = {
+    Route.HANGUP: "This line is for police emergencies only. Goodbye.",
+    Route.BLANK: "We could not hear you. If you need the police, please call again. Goodbye.",
+}
+NO_OPERATOR = "No operator is free. Please call again. Goodbye."
 OPERATOR_ATTEMPTS = 3
 
 
@@ -31,34 +35,34 @@ class Say:
 
 
 def target_for(route, config):
+    """The number or SIP address of a desk (ROUTE_*)."""
     return config[f"ROUTE_{route.upper()}"]
 
 
-def dial_twiml(route, config, dialled_url, announce=True):
-    """Dial a desk; `dialled_url` (absolute, with route and attempt) hears how the dial ended."""
+def decision_twiml(route, config, dialled_url=None):
+    """The one place a decision becomes TwiML: reject unanswered, say goodbye, or dial the desk (with
+    `dialled_url`, absolute, hearing how the dial ended)."""
     response = VoiceResponse()
-    if announce:
-        Say(config)(response, ANNOUNCE[route])
-    dial = Dial(action=dialled_url, method="POST", timeout=config["ROUTE_DIAL_TIMEOUT"])
-    target = target_for(route, config)
-    if target.startswith("sip:"):
-        dial.sip(target)
+    if route == Route.REJECT:
+        response.reject(reason="rejected")
+    elif route in GOODBYE:
+        goodbye(response, config, GOODBYE[route])
     else:
-        dial.number(target)
-    response.append(dial)
+        Say(config)(response, ANNOUNCE[route])
+        dial = Dial(action=dialled_url, method="POST", timeout=config["ROUTE_DIAL_TIMEOUT"])
+        target = target_for(route, config)
+        if target.startswith("sip:"):
+            dial.sip(target)
+        else:
+            dial.number(target)
+        response.append(dial)
     return response
 
 
-def goodbye_twiml(config, text):
-    response = VoiceResponse()
+def goodbye(response, config, text):
+    """Say TEXT and hang up."""
     Say(config)(response, text)
     response.hangup()
-    return response
-
-
-def reject_twiml():
-    response = VoiceResponse()
-    response.reject(reason="rejected")
     return response
 
 

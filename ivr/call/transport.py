@@ -6,15 +6,15 @@ from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
 from ivr.call.listener import CallListener
-from ivr.screening.machine_signs import AudioSignals
 from ivr.call.media import CallMedia
-from ivr.call.routing import DESKS
 from ivr.call.signatures import websocket_signed
-from ivr.call.webhooks import external
+from ivr.call.urls import dialled_urls
+from ivr.screening.machine_signs import AudioSignals
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 sock = Sock()
+
 
 @bp.before_request
 def check_signature():
@@ -28,9 +28,8 @@ def check_signature():
 def media(ws):
     """Receive Twilio's JSON frames until `stop` or the socket closes."""
     app = current_app._get_current_object()
-    dialled_urls = {route: external("voice.dialled", route=route, attempt=1) for route in DESKS}
-    listener = CallListener(app.extensions["ivr.db"], app.extensions["ivr.classifier"],
-                            app.extensions["ivr.live"], app.config, dialled_urls, app.extensions.get("ivr.fingerprints"))
+    listener = CallListener(app.extensions["ivr.db"], app.extensions["ivr.classifier"], app.extensions["ivr.live"],
+                            app.config, dialled_urls(), app.extensions.get("ivr.fingerprints"))
     signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
         if app.config["SCREEN_ENABLED"] else None
     call = CallMedia(app.extensions["ivr.speech.engines"], listener, signals=signals)

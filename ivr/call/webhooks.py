@@ -1,15 +1,18 @@
 """Twilio voice webhooks: thin views that read the form, call the flow, and answer TwiML."""
 import logging
-from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import Gather, Start, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr.call import flow, routing
+from ivr.call.flow import Step
 from ivr.call.routing import Say
 from ivr.call.signatures import twilio_signed
+from ivr.call.urls import dialled_url, external, stream_url
 from ivr.store import calls
+from ivr.triage.reconcile import Decision
+from ivr.vocabulary import DESKS, Route
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -27,17 +30,6 @@ def twiml(response, status=200):
     return Response(str(response), status=status, mimetype="text/xml")
 
 
-def external(endpoint, **values):
-    """Absolute URL for TwiML (PUBLIC_URL when set): live-call updates need absolute action URLs."""
-    target = urlsplit(url_for(endpoint, **values))   # websocket rules build as ws://host/... already
-    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
-    return base + target.path + (f"?{target.query}" if target.query else "")
-
-
-def stream_url():
-    return external("stream.media").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-
-
 def _sid():
     return (request.form.get("CallSid") or "").strip()[:SIDS_MAX]
 
@@ -49,13 +41,13 @@ def incoming():
     sid = _sid()
     if not sid:
         log.warning("incoming call without CallSid: sending it to the operator")
-        return route_response(flow.Decision("operator"))
+        return route_response(Decision(Route.OPERATOR))
     verdict = flow.incoming(current_app.extensions["ivr.db"], sid, request.form.get("From"),
                             request.form.get("To"), current_app.config["IVR_DEFAULT_REGION"],
                             request.form.get("StirVerstat"), current_app.config)
     if verdict.action == "reject":
         log.info("rejected %s from %s: %s", sid, verdict.number, "; ".join(verdict.reasons))
-        return twiml(routing.reject_twiml())
+        return route_response(Decision(Route.REJECT))
     if verdict.action == "gate":
         return twiml(gate_twiml(GATE, attempt=1))
     return twiml(answer_twiml(sid))
@@ -81,13 +73,11 @@ def gate():
     attempt = flow.clean_attempt(request.args.get("attempt"))
     step = flow.after_gate(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
                            attempt, current_app.config)
-    if step.kind == "pass":
+    if step is Step.PASS:
         return twiml(answer_twiml(_sid()))
-    if step.kind == "retry":
+    if step is Step.RETRY:
         return twiml(gate_twiml(GATE_RETRY, attempt=attempt + 1))
-    if step.kind == "blank":
-        return twiml(routing.goodbye_twiml(current_app.config, routing.BLANK_GOODBYE))
-    return route_response(step.decision)
+    return route_response(step)
 
 
 def answer_twiml(sid):
@@ -121,25 +111,23 @@ def keypad():
     attempt = flow.clean_attempt(request.args.get("attempt"))
     step = flow.after_keypad(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
                              attempt, current_app.config)
-    if step.kind == "retry":
+    if step is Step.RETRY:
         return twiml(menu_twiml(SILENT_RETRY, attempt + 1, "voice.keypad"))
-    if step.kind == "blank":
-        return twiml(routing.goodbye_twiml(current_app.config, routing.BLANK_GOODBYE))
-    return route_response(step.decision)
+    return route_response(step)
 
 
-def route_response(decision):
-    if decision.route == "hangup":
-        return twiml(routing.goodbye_twiml(current_app.config, routing.NOT_FOR_THIS_LINE))
-    return twiml(routing.dial_twiml(decision.route, current_app.config,
-                                    external("voice.dialled", route=decision.route, attempt=1)))
+def route_response(decision, attempt=1):
+    """The TwiML that carries out DECISION."""
+    route = decision.route
+    return twiml(routing.decision_twiml(route, current_app.config,
+                                        dialled_url(route, attempt) if route.is_desk else None))
 
 
 @bp.post("/dialled")
 @twilio_signed
 def dialled():
     """A desk's dial ended: done if answered; otherwise the operator, a few times, before apologising."""
-    route = request.args.get("route") if request.args.get("route") in routing.DESKS else "operator"
+    route = Route(request.args["route"]) if request.args.get("route") in DESKS else Route.OPERATOR
     attempt = flow.clean_attempt(request.args.get("attempt"), routing.OPERATOR_ATTEMPTS)
     status = request.form.get("DialCallStatus", "")
     if status in ("completed", "answered"):
@@ -147,11 +135,9 @@ def dialled():
         response.hangup()
         return twiml(response)
     log.warning("dial to %s for %s ended %r", route, _sid(), status)
-    if route == "operator" and attempt >= routing.OPERATOR_ATTEMPTS:
-        return twiml(routing.goodbye_twiml(current_app.config, "No operator is free. Please call again. Goodbye."))
-    next_attempt = attempt + 1 if route == "operator" else 1
-    return twiml(routing.dial_twiml("operator", current_app.config,
-                                    external("voice.dialled", route="operator", attempt=next_attempt)))
+    if route == Route.OPERATOR and attempt >= routing.OPERATOR_ATTEMPTS:
+        return twiml(routing.goodbye(VoiceResponse(), current_app.config, routing.NO_OPERATOR))
+    return route_response(Decision(Route.OPERATOR), attempt + 1 if route == Route.OPERATOR else 1)
 
 
 @bp.post("/status")
@@ -172,7 +158,7 @@ def status():
 @twilio_signed
 def fallback():
     """Twilio's fallback URL: the primary webhook failed, so a human takes the call (no database needed)."""
-    return route_response(flow.Decision("operator"))
+    return route_response(Decision(Route.OPERATOR))
 
 
 @bp.errorhandler(Exception)
@@ -183,4 +169,4 @@ def fault(error):
     log.exception("fault in %s: caller goes to the operator", request.path)
     if request.endpoint == "voice.status":
         return Response(status=500)
-    return route_response(flow.Decision("operator", ("fault: webhook error",)))
+    return route_response(Decision(Route.OPERATOR, ("fault: webhook error",)))

@@ -12,17 +12,15 @@ from ivr.store import holds
 from ivr.store import settings as settings_store
 from ivr.store.callbacks import OUTCOMES
 from ivr.store.floods import STATUSES
-from ivr.store.models import utcnow
-from ivr.store.caller_facts import PREFIX_MARK, aware
+from ivr.store.models import aware, utcnow
+from ivr.store.caller_facts import PREFIX_MARK
+from ivr.store import current_db
 
 spam = AppGroup("spam", help="Manage the spam list (numbers whose calls are rejected unanswered).")
 block = AppGroup("block", help="Blank-call policy: numbers on the watch-list or temporarily blocked.")
 callbacks = AppGroup("callbacks", help="The callback desk: dropped and blank calls to ring back.")
 floods = AppGroup("floods", help="Call-flood alerts: new -> investigating -> closed.")
 
-
-def _db():
-    return current_app.extensions["ivr.db"]
 
 
 def _number(raw):
@@ -69,7 +67,7 @@ def spam_list():
 @block.command("list")
 def block_list():
     """List the holds in force: blocks, then the watch-list."""
-    for hold in holds.active_holds(_db(), utcnow()):
+    for hold in holds.active_holds(current_db(), utcnow()):
         click.echo(f"{hold.kind}\t{hold.number}\tuntil {aware(hold.expires_at):%Y-%m-%d %H:%M} UTC\t{hold.reason}")
 
 
@@ -81,7 +79,7 @@ def block_lift(number, by):
     parsed = normalise_number(number, current_app.config["IVR_DEFAULT_REGION"])
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a phone number", param_hint="NUMBER")
-    lifted = holds.lift(_db(), parsed, by)
+    lifted = holds.lift(current_db(), parsed, by)
     if not lifted:
         raise click.ClickException(f"{parsed} has no block or watch-list entry in force")
     click.echo(f"lifted {lifted} hold(s) on {parsed}")
@@ -91,7 +89,7 @@ def block_lift(number, by):
 @click.option("--all", "include_closed", is_flag=True, help="Include finished and given-up callbacks.")
 def callbacks_list(include_closed):
     """List callbacks to work, oldest first."""
-    for entry in callback_store.pending(_db(), include_closed):
+    for entry in callback_store.pending(current_db(), include_closed):
         last = entry.outcomes[-1]["outcome"] if entry.outcomes else "-"
         click.echo(f"{entry.id}\t{entry.number}\t{entry.why}\t{entry.status}\t"
                    f"attempts {entry.attempts}\tlast {last}\t{aware(entry.created_at):%Y-%m-%d %H:%M}")
@@ -104,7 +102,7 @@ def callbacks_list(include_closed):
 @click.option("--by", default="cli", show_default=True)
 def callbacks_attempt(callback_id, outcome, note, by):
     """Record one attempt to ring back callback ID."""
-    entry, recorded = callback_store.record_attempt(_db(), callback_id, outcome, note, by[:64],
+    entry, recorded = callback_store.record_attempt(current_db(), callback_id, outcome, note, by[:64],
                                                     current_app.config["SCREEN_CALLBACK_ATTEMPTS"])
     if entry is None:
         raise click.ClickException(f"no callback {callback_id}")
@@ -117,7 +115,7 @@ def callbacks_attempt(callback_id, outcome, note, by):
 @click.option("--all", "include_closed", is_flag=True, help="Include closed alerts.")
 def floods_list(include_closed):
     """List flood alerts, newest first."""
-    for alert in flood_store.alerts(_db(), include_closed):
+    for alert in flood_store.alerts(current_db(), include_closed):
         click.echo(f"{alert.id}\t{alert.line}\t{alert.status}\t{alert.callers} callers in {alert.window_seconds:g} s\t"
                    f"{aware(alert.created_at):%Y-%m-%d %H:%M:%S}")
 
@@ -129,7 +127,7 @@ def floods_list(include_closed):
 @click.option("--by", default="cli", show_default=True)
 def floods_move(alert_id, status, note, by):
     """Move flood alert ALERT_ID to STATUS with a note."""
-    alert, error = flood_store.move(_db(), alert_id, status, note, by[:64])
+    alert, error = flood_store.move(current_db(), alert_id, status, note, by[:64])
     if error:
         raise click.ClickException(error)
     click.echo(f"flood alert {alert.id}: {alert.status}")
@@ -150,7 +148,7 @@ def floods_set(callers, seconds, cooldown, exit_callers, by):
     if not changes:
         raise click.UsageError("give at least one of --callers, --seconds, --cooldown, --exit-callers")
     for key, value in changes.items():
-        settings_store.put(_db(), key, float(value), by)
+        settings_store.put(current_db(), key, float(value), by)
     floods_settings.callback(reset=False)
 
 
@@ -158,10 +156,10 @@ def floods_set(callers, seconds, cooldown, exit_callers, by):
 @click.option("--reset", is_flag=True, help="Drop the run-time values: back to the environment's.")
 def floods_settings(reset):
     """Show the flood thresholds in force (run-time values marked with who set them)."""
-    stored = {setting.key: setting for setting in settings_store.all_settings(_db())}
+    stored = {setting.key: setting for setting in settings_store.all_settings(current_db())}
     for key in settings_store.TUNABLE:
         if reset and key in stored:
-            settings_store.clear(_db(), key)
+            settings_store.clear(current_db(), key)
             del stored[key]
         setting = stored.get(key)
         value = setting.value if setting else current_app.config[key]

@@ -12,9 +12,11 @@ from scipy.signal import lfilter
 
 from ivr.speech.audio import SAMPLE_RATE
 from ivr.screening.fingerprint import fingerprint
+from ivr.vocabulary import Flag
 
 BLOCK = 400                              # 50 ms Goertzel blocks
-TONES = {1100: "fax-tone: 1100 Hz calling tone", 2100: "modem-tone: 2100 Hz answer tone"}
+TONES = {1100: (Flag.FAX_TONE, "fax-tone: 1100 Hz calling tone"), 2100: (Flag.MODEM_TONE, "modem-tone: 2100 Hz answer tone")}
+FINGERPRINT = "fingerprint"              # not a flag: matched against other calls by ivr.screening.robocall
 TONE_SHARE, TONE_BLOCKS = 0.6, 8         # share of the block's energy in the tone, for 400 ms in a row
 QUIET = (32768 * 10 ** (-45 / 20)) ** 2  # below -45 dBFS a block is silence, not a tone
 TALK_START, TALK_GAP, TALK_SHARE = 1.0, 0.5, 0.85
@@ -23,7 +25,7 @@ MAX_FINGERPRINT_SECONDS = 60.0           # the index keeps landmark times as int
 
 @dataclass(frozen=True)
 class Finding:
-    flag: str            # fax-tone | modem-tone | talk-over | fingerprint
+    flag: str            # Flag.FAX_TONE | Flag.MODEM_TONE | Flag.TALK_OVER | FINGERPRINT
     reason: str
     score: float = 0.0
     hashes: object = None
@@ -73,20 +75,19 @@ class AudioSignals:
 
     def finish(self):
         """The call ended: a call shorter than the fingerprint window still gets one (if over a second)."""
-        return [] if "fingerprint" in self.reported else self._fingerprint()
+        return [] if FINGERPRINT in self.reported else self._fingerprint()
 
     def _fingerprint(self):
-        self.reported.add("fingerprint")
+        self.reported.add(FINGERPRINT)
         hashes = fingerprint(np.concatenate(self._head), self.fingerprint_samples / SAMPLE_RATE) if self._head else None
         self._head = []
-        return [] if hashes is None else [Finding("fingerprint", "fingerprint", 0.0, hashes)]
+        return [] if hashes is None else [Finding(FINGERPRINT, FINGERPRINT, 0.0, hashes)]
 
     def _block(self, block):
         findings = []
         loud = float(np.dot(block, block)) / len(block) > QUIET
-        for freq, reason in TONES.items():
+        for freq, (flag, reason) in TONES.items():
             self._runs[freq] = self._runs[freq] + 1 if loud and goertzel_share(block, freq) >= TONE_SHARE else 0
-            flag = reason.split(":", 1)[0]
             if self._runs[freq] >= TONE_BLOCKS and flag not in self.reported:
                 self.reported.add(flag)
                 findings.append(Finding(flag, reason, 0.5))
@@ -99,12 +100,12 @@ class AudioSignals:
     def _talk_over(self):
         voiced = np.array(self._voiced)
         first = int(np.argmax(voiced)) if voiced.any() else len(voiced)
-        if first * BLOCK / SAMPLE_RATE > TALK_START or "talk-over" in self.reported:
+        if first * BLOCK / SAMPLE_RATE > TALK_START or Flag.TALK_OVER in self.reported:
             return []
         gaps = np.diff(np.flatnonzero(np.r_[True, voiced[first:], True])) - 1
         longest_gap = gaps.max(initial=0) * BLOCK / SAMPLE_RATE
         if voiced[first:].mean() >= TALK_SHARE and longest_gap < TALK_GAP:
-            self.reported.add("talk-over")
-            return [Finding("talk-over", f"talk-over: speech from {first * BLOCK / SAMPLE_RATE:.2f} s ran through "
+            self.reported.add(Flag.TALK_OVER)
+            return [Finding(Flag.TALK_OVER, f"talk-over: speech from {first * BLOCK / SAMPLE_RATE:.2f} s ran through "
                                          "the prompt without a pause", 0.2)]
         return []

@@ -1,17 +1,20 @@
 """Screening a caller before the call is answered.
 
-Each check is a small function of (caller, facts, rules) returning (score, reason) or None; `combine`
-turns the findings into a risk and an action. Only the spam list and policy blocks reject: risk alone
+Each check is a small function of (caller, facts, rules) returning a Risk (score, flag, reason) or None;
+`combine` turns the findings into a risk, flags and an action. Only the spam list and policy blocks reject: risk alone
 never does. High risk, or a flooded line, answers behind a keypad gate ("press 1 to reach the police").
 """
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from ivr.store import caller_facts, floods
+from ivr.store.models import aware
+from ivr.vocabulary import Flag
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +22,13 @@ WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable", 
 MAX_NUMBER_CHARS = 64
 RARE_TYPES = {PhoneNumberType.PREMIUM_RATE: "premium rate", PhoneNumberType.SHARED_COST: "shared cost",
               PhoneNumberType.UNKNOWN: "unknown type"}
-FLAGS = {"caller-id": "caller-id", "number-type": "caller-id", "spoof": "spoof-risk", "stir": "spoof-risk",
-         "repeat": "repeat-caller", "watch-list": "watch-list", "flood": "flood"}
+
+
+class Risk(NamedTuple):
+    """What one check found: its share of the risk, the flag it raises, and why (for operators)."""
+    score: float
+    flag: Flag
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class Screening:
     action: str             # answer | gate | reject
     risk: float
     reasons: tuple
-    flags: tuple = field(default=())
+    flags: dict = field(default_factory=dict)     # Flag -> reason
     block_reason: str | None = None
 
 
@@ -96,50 +104,50 @@ def _withheld(raw):
 
 def check_withheld(caller, facts, rules):
     if _withheld(caller.raw):
-        return 0.3, "caller-id: withheld"
+        return Risk(0.3, Flag.CALLER_ID, "caller-id: withheld")
     return None
 
 
 def check_valid(caller, facts, rules):
     if _withheld(caller.raw) or _digits(caller.raw) in rules.emergency_codes:
         return None
-    return None if caller.valid else (0.3, "caller-id: not a valid number")
+    return None if caller.valid else Risk(0.3, Flag.CALLER_ID, "caller-id: not a valid number")
 
 
 def check_number_type(caller, facts, rules):
     kind = RARE_TYPES.get(caller.kind) if caller.valid else None
-    return (0.2, f"number-type: {kind}") if kind else None
+    return Risk(0.2, Flag.CALLER_ID, f"number-type: {kind}") if kind else None
 
 
 def check_spoofed_line(caller, facts, rules):
     """Caller ID showing one of our own lines, or an emergency short code, is a classic spoof."""
     if caller.number and (caller.number in rules.own_numbers or caller.number == caller.line):
-        return 0.6, f"spoof: caller ID is our own line {caller.number}"
+        return Risk(0.6, Flag.SPOOF_RISK, f"spoof: caller ID is our own line {caller.number}")
     if _digits(caller.raw) in rules.emergency_codes:
-        return 0.6, f"spoof: caller ID is the emergency short code {_digits(caller.raw)}"
+        return Risk(0.6, Flag.SPOOF_RISK, f"spoof: caller ID is the emergency short code {_digits(caller.raw)}")
     return None
 
 
 def check_stir(caller, facts, rules):
     """STIR/SHAKEN verdict: a failed attestation raises risk; no verdict at all is neutral."""
     if "failed" in caller.stir.lower():
-        return 0.4, f"stir: {caller.stir}"
+        return Risk(0.4, Flag.SPOOF_RISK, f"stir: {caller.stir}")
     if caller.stir.lower() == "no-tn-validation":
-        return 0.1, f"stir: {caller.stir}"
+        return Risk(0.1, Flag.SPOOF_RISK, f"stir: {caller.stir}")
     return None
 
 
 def check_repeat(caller, facts, rules):
     """The same number again and again within the hour: autodialler or prank more often than not."""
     if facts.calls_last_hour + 1 >= rules.repeat_calls and caller.number:
-        return min(0.1 * (facts.calls_last_hour + 2 - rules.repeat_calls), 0.3), \
-            f"repeat: call {facts.calls_last_hour + 1} from this number within the hour"
+        return Risk(min(0.1 * (facts.calls_last_hour + 2 - rules.repeat_calls), 0.3), Flag.REPEAT_CALLER,
+                    f"repeat: call {facts.calls_last_hour + 1} from this number within the hour")
     return None
 
 
 def check_watch(caller, facts, rules):
     if facts.watch is not None:
-        return 0.3, f"watch-list: {facts.watch.reason}"
+        return Risk(0.3, Flag.WATCH_LIST, f"watch-list: {facts.watch.reason}")
     return None
 
 
@@ -152,9 +160,9 @@ def check_flood(caller, facts, rules):
         return None
     within = f"{callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
     if callers >= rules.flood_callers:
-        return 0.0, f"flood: {within}"
+        return Risk(0.0, Flag.FLOOD, f"flood: {within}")
     if facts.flood_alert is not None and callers >= rules.flood_exit_callers:
-        return 0.0, f"flood: {within}, alert {facts.flood_alert} still open"
+        return Risk(0.0, Flag.FLOOD, f"flood: {within}, alert {facts.flood_alert} still open")
     return None
 
 
@@ -164,13 +172,16 @@ CHECKS = (check_withheld, check_valid, check_number_type, check_spoofed_line, ch
 
 def combine(number, findings, rules):
     """Risk = sum of scores (at most 1); gate when risk reaches the threshold or the line is flooded."""
-    risk = round(min(1.0, sum(score for score, _ in findings)), 3)
-    reasons = tuple(reason for _, reason in findings)
-    flags = tuple(dict.fromkeys(FLAGS[reason.split(":", 1)[0]] for reason in reasons))
-    gate = risk >= rules.gate_risk or "flood" in flags
+    risk = round(min(1.0, sum(found.score for found in findings)), 3)
+    reasons = tuple(found.reason for found in findings)
+    flags = {}
+    for found in findings:
+        flags.setdefault(found.flag, found.reason)
+    gate = risk >= rules.gate_risk or Flag.FLOOD in flags
     if gate:
-        reasons += (f"gate: {'line in flood mode' if 'flood' in flags else f'risk {risk:.2f}'}",)
-        flags += ("gate",)
+        reason = f"gate: {'line in flood mode' if Flag.FLOOD in flags else f'risk {risk:.2f}'}"
+        reasons += (reason,)
+        flags[Flag.GATE] = reason
     return Screening(number, "gate" if gate else "answer", risk, reasons, flags)
 
 
@@ -182,10 +193,10 @@ def rejection(number, facts):
         reason = f"spam-list: {listed.reason or 'listed'} (added{by} on {listed.created_at:%Y-%m-%d})"
         if listed.number.endswith(caller_facts.PREFIX_MARK):
             reason += f" [range {listed.number}]"
-        return Screening(number, "reject", 1.0, (reason,), ("spam-list",), reason)
+        return Screening(number, "reject", 1.0, (reason,), {Flag.SPAM_LIST: reason}, reason)
     if facts.block is not None:
-        reason = f"policy-block: {facts.block.reason} (until {caller_facts.aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
-        return Screening(number, "reject", 1.0, (reason,), ("blocked",), reason)
+        reason = f"policy-block: {facts.block.reason} (until {aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
+        return Screening(number, "reject", 1.0, (reason,), {Flag.BLOCKED: reason}, reason)
     return None
 
 
@@ -200,7 +211,7 @@ def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
         return verdict
     verdict = combine(number, [found for check in CHECKS if (found := check(caller, facts, rules)) is not None],
                       rules)
-    if "flood" in verdict.flags and facts.flood_alert is None:
+    if Flag.FLOOD in verdict.flags and facts.flood_alert is None:
         _alert(db, caller.line, len(facts.line_callers | {number}), rules, now)
     return verdict
 

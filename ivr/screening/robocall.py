@@ -2,7 +2,9 @@
 import logging
 
 from ivr.screening.fingerprint import FingerprintIndex, from_bytes, is_match, to_bytes
-from ivr.store import caller_facts, calls, fingerprints
+from ivr.screening.machine_signs import FINGERPRINT
+from ivr.store import calls, fingerprints
+from ivr.vocabulary import Flag
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +23,8 @@ def sync(db, index):
 
 def on_finding(db, index, sid, finding):
     """Record a tone, talk-over or fingerprint finding on the call; returns the call (or None)."""
-    if finding.flag != "fingerprint":
-        return caller_facts.add_flags(db, sid, [finding.flag], finding.score, [finding.reason])
+    if finding.flag != FINGERPRINT:
+        return calls.add_audio_finding(db, sid, Flag(finding.flag), finding.reason, finding.score)
     call = calls.get_call(db, sid)
     if call is None:
         return None
@@ -35,7 +37,7 @@ def on_finding(db, index, sid, finding):
     (other_sid, other_number), matches = found
     if other_number != call.from_number:
         log.warning("%s: same recording as %s from %s: robocall campaign", sid, other_sid, other_number)
-        return caller_facts.add_flags(db, sid, ["robocall"], CAMPAIGN_RISK, [
-            f"robocall: same recording as call {other_sid} from {other_number} ({matches} landmarks agree)"])
-    return caller_facts.add_flags(db, sid, ["same-recording"], SAME_NUMBER_RISK, [
-        f"fingerprint: same recording as this number's call {other_sid} ({matches} landmarks agree)"])
+        return calls.add_audio_finding(db, sid, Flag.ROBOCALL, f"robocall: same recording as call {other_sid} from "
+                                       f"{other_number} ({matches} landmarks agree)", CAMPAIGN_RISK)
+    return calls.add_audio_finding(db, sid, Flag.SAME_RECORDING, f"fingerprint: same recording as this number's call "
+                                   f"{other_sid} ({matches} landmarks agree)", SAME_NUMBER_RISK)

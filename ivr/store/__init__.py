@@ -6,6 +6,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
@@ -146,6 +147,11 @@ def _sqlite_begin_immediate(conn):
     # read fails at once ("database is locked") instead of waiting. Taking the write lock up front makes
     # SQLite queue them on its busy timeout.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def current_db():
+    """The current app's Database (in requests and CLI commands)."""
+    return current_app.extensions["ivr.db"]
 
 
 def init_app(app):

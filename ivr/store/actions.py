@@ -3,8 +3,7 @@ from sqlalchemy import select
 
 from ivr.store import audit
 from ivr.store.models import Call, SpamNumber, utcnow
-
-LABELS = ("emergency", "inquiry", "complaint", "spam")
+from ivr.vocabulary import LABELS
 
 
 def _spam_dict(entry):

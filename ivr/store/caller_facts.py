@@ -1,10 +1,11 @@
-"""Queries that screening reads before a call is answered: one session, a few indexed lookups."""
+"""What screening reads about a caller and the dialled line before a call is answered: a few indexed lookups."""
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select
 
 from ivr.store.models import Call, FloodAlert, NumberHold, SpamNumber
+from ivr.vocabulary import Route
 
 PREFIX_MARK = "*"     # a spam-list entry ending in * covers every number that starts with it
 
@@ -17,11 +18,6 @@ class Facts:
     calls_last_hour: int = 0
     line_callers: frozenset = frozenset()   # distinct caller numbers on the dialled line inside the flood window
     flood_alert: int | None = None          # the line's open flood alert, looked up only when it could matter
-
-
-def aware(moment):
-    """SQLite hands datetimes back without a zone; they are stored in UTC."""
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def spam_keys(number):
@@ -72,26 +68,5 @@ def had_emergency(db, number, now, hours=24):
     with db.reader() as session:
         found = session.scalar(select(Call.id).where(
             Call.from_number == number, Call.created_at >= now - timedelta(hours=hours),
-            or_(Call.department == "emergency", Call.digit == "5")).limit(1))
+            or_(Call.decision == Route.EMERGENCY, Call.digit == "5")).limit(1))
         return found is not None
-
-
-def add_flags(db, sid, flags, add_risk=0.0, reasons=()):
-    """Add flags and audio reasons to a call, raising its risk by `add_risk` (at most 1); returns the call."""
-    with db.session() as session:
-        call = session.scalar(select(Call).where(Call.sid == sid))
-        if call is None:
-            return None
-        call.flags = list(dict.fromkeys(list(call.flags or []) + list(flags)))
-        call.audio_reasons = list(call.audio_reasons or []) + [r for r in reasons if r not in (call.audio_reasons or [])]
-        call.risk = round(min(1.0, call.risk + add_risk), 3)
-        return call
-
-
-def set_block_reason(db, sid, reason):
-    with db.session() as session:
-        session.execute(update(Call).where(Call.sid == sid).values(block_reason=reason[:300]))
-
-
-def utcnow():
-    return datetime.now(timezone.utc)

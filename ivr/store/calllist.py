@@ -2,25 +2,15 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, cast, func, or_, select
+from sqlalchemy import Integer, String, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from ivr.store.models import Call, reversed_digits, utcnow
+from ivr.vocabulary import Flag
 
-# Flags are read from the decision and the reasons, so flags added by later screening appear here too.
-FLAG_PATTERNS = {
-    "blank": ("blank:", "flag: silent-caller"),
-    "spoof": ("caller-id:", "stir:", "spoof"),
-    "robocall": ("robocall",),
-    "flood": ("flood",),
-    "spam-list": ("spam-list:",),
-}
-
-
-DEPARTMENTS = ("emergency", "inquiry", "complaint", "operator")
-ENDINGS = ("reject", "blank", "hangup")      # decisions that send the call nowhere
-ROUTES = DEPARTMENTS + ENDINGS
+FAULT = "fault"       # a filter, not a flag: calls whose faults list is not empty
+FILTER_FLAGS = tuple(Flag) + (FAULT,)
 CHANGES_BATCH = 200
 
 
@@ -41,7 +31,8 @@ class CallFilter:
 class position(FunctionElement):
     """Where NEEDLE starts in HAYSTACK, 0 if absent: strpos() on PostgreSQL, instr() on SQLite.
 
-    The flag filter tests substrings of the reasons. Written as LIKE '%…%', PostgreSQL's planner guesses that
+    The flag filter looks for the flag's key in the stored flags (`"robocall":` in `{"robocall": "…"}`; a
+    quote inside a reason is stored escaped, so a reason cannot fake a key). Written as LIKE '%…%', PostgreSQL's planner guesses that
     almost no call matches, and it sorts a full scan of the table: 81 ms at 100,000 calls. Flags are common
     on an emergency line, where most traffic is blank or machine calls. For a function compared with 0 the
     planner guesses a third of the rows match, so it walks the created_at index newest first and stops at the
@@ -63,16 +54,12 @@ def _position_default(element, compiler, **kw):
 def _where(query, wanted):
     if wanted.label:
         query = query.where(Call.label == wanted.label)
-    if wanted.route in DEPARTMENTS:
-        query = query.where(Call.department == wanted.route)
-    elif wanted.route:
+    if wanted.route:
         query = query.where(Call.decision == wanted.route)
-    if wanted.flag == "fault":
+    if wanted.flag == FAULT:
         query = query.where(cast(Call.faults, String) != "[]")
     elif wanted.flag:
-        texts = [cast(column, String) for column in (Call.reasons, Call.audio_reasons, Call.flags)]
-        query = query.where(or_(*(position(text, pattern) > 0 for pattern in FLAG_PATTERNS[wanted.flag]
-                                  for text in texts)))
+        query = query.where(position(cast(Call.flags, String), f'"{wanted.flag}":') > 0)
     if wanted.since:
         query = query.where(Call.created_at >= wanted.since)
     if wanted.until:
@@ -116,37 +103,24 @@ def latest_change(db):
 
 
 def since_hours(db, hours=24):
-    """(created_at, label, decision, reasons) of the calls in the last HOURS hours, for the charts."""
+    """(created_at, label, decision) of the calls in the last HOURS hours, for the charts."""
     start = utcnow() - timedelta(hours=hours)
-    query = select(Call.created_at, Call.label, Call.decision, Call.reasons).where(Call.created_at >= start)
+    query = select(Call.created_at, Call.label, Call.decision).where(Call.created_at >= start)
     with db.reader() as session:
         return [tuple(row) for row in session.execute(query)]
 
 
 def flags(call):
-    """The flags a call carries, each with the reason that raised it."""
-    found, texts = [], list(call.reasons or []) + list(call.audio_reasons or [])
-    for flag, patterns in FLAG_PATTERNS.items():
-        reason = next((r for r in texts if any(p in r for p in patterns)), None)
-        if reason is None and flag in (call.flags or []):
-            reason = f"screening: {flag}"
-        if reason is not None:
-            found.append((flag, reason))
-    for flag in call.flags or []:     # screening's own flags (gate, watch, tone, talk-over, ...)
-        if all(flag != known for known, _ in found) and flag not in FLAG_PATTERNS:
-            reason = next((r for r in texts if flag.split("-")[0] in r), f"screening: {flag}")
-            found.append((flag, reason))
-    if call.decision == "blank" and not any(flag == "blank" for flag, _ in found):
-        found.append(("blank", "blank: no speech and no key"))
+    """The flags a call carries, each with the reason that raised it; faults last."""
+    found = list((call.flags or {}).items())
     if call.faults:
-        found.append(("fault", "; ".join(call.faults)))
+        found.append((FAULT, "; ".join(call.faults)))
     return found
 
 
 def counts_by_class_route(db):
-    """(class, route, decision, calls) over all calls, for /metrics; exact across processes."""
-    query = select(Call.label, Call.department, Call.decision, func.count()).group_by(
-        Call.label, Call.department, Call.decision)
+    """(class, route, calls) over all calls, for /metrics; exact across processes."""
+    query = select(Call.label, Call.decision, func.count()).group_by(Call.label, Call.decision)
     with db.reader() as session:
         return [tuple(row) for row in session.execute(query)]
 

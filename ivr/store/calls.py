@@ -19,38 +19,68 @@ def _locked(session, sid):
     return session.scalar(select(Call).where(Call.sid == sid).with_for_update())
 
 
-def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=(), block_reason=None):
+def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=None, block_reason=None):
     """Create the call record; a retried (or concurrent) webhook for the same sid gets the existing one."""
     with db.session() as session:
         session.execute(upsert(session, Call).values(
             sid=sid, from_number=from_number, to_number=to_number, risk=risk, reasons=list(reasons), faults=[],
-            status="ringing", flags=list(flags), block_reason=block_reason)
+            status="ringing", flags=_flags(flags), block_reason=block_reason)
             .on_conflict_do_nothing(index_elements=[Call.sid]))
         return session.scalar(select(Call).where(Call.sid == sid))
 
 
-def claim_decision(db, sid, decision, department=None, target=None, reasons=(), early=False, digit=None):
-    """Record the call's routing decision unless one is already recorded; True if this call made it."""
+def _flags(flags):
+    """Flags as stored: {flag value: reason}."""
+    return {str(flag): reason for flag, reason in (flags or {}).items()}
+
+
+def claim_decision(db, sid, route, target=None, reasons=(), flags=None, early=False, digit=None):
+    """Record where the call goes (an ivr.vocabulary.Route) unless a decision is already recorded; True if
+    this call made it. ivr.call.flow.claim is the one caller."""
     with db.session() as session:
         call = _locked(session, sid)
         if call is None or call.decision is not None:
             return False
-        values = dict(decision=decision, department=department, route_target=target, routed_early=early,
-                      decided_at=utcnow(), reasons=list(call.reasons or []) + list(reasons))
+        values = dict(decision=str(route), route_target=target, routed_early=early, decided_at=utcnow(),
+                      reasons=list(call.reasons or []) + list(reasons), flags={**(call.flags or {}), **_flags(flags)})
         if digit is not None:
             values["digit"] = digit
         result = session.execute(update(Call).where(Call.sid == sid, Call.decision.is_(None)).values(**values))
         return result.rowcount == 1
 
 
-def release_decision(db, sid, reason):
-    """Undo an early claim whose live update failed, so the keypad step decides instead."""
+def release_decision(db, sid, reasons, flags, fault):
+    """Undo an early claim whose live update failed, taking back the reasons and flags it added, so the keypad
+    step decides instead; the failure is kept as a fault."""
     with db.session() as session:
         call = _locked(session, sid)
         if call is not None:
-            call.decision = call.department = call.route_target = call.decided_at = None
+            call.decision = call.route_target = call.decided_at = None
             call.routed_early = False
-            call.faults = list(call.faults or []) + [reason]
+            added = list(reasons)
+            kept = []
+            for reason in call.reasons or []:      # drop one copy of each reason the claim appended
+                if reason in added:
+                    added.remove(reason)
+                else:
+                    kept.append(reason)
+            call.reasons = kept
+            call.flags = {key: value for key, value in (call.flags or {}).items() if key not in _flags(flags)}
+            call.faults = list(call.faults or []) + [fault]
+
+
+def add_audio_finding(db, sid, flag, reason, add_risk=0.0):
+    """Flag a call for what its audio gave away (tone, talk-over, a known recording), raising its risk by
+    `add_risk` (at most 1); returns the call."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is None:
+            return None
+        call.flags = {**(call.flags or {}), str(flag): reason}
+        if reason not in (call.audio_reasons or []):
+            call.audio_reasons = list(call.audio_reasons or []) + [reason]
+        call.risk = round(min(1.0, call.risk + add_risk), 3)
+        return call
 
 
 def note_stream_start(db, sid):

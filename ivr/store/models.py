@@ -2,12 +2,17 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, JSON, LargeBinary, String,
-                        Text, UniqueConstraint, event)
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow():
     return datetime.now(timezone.utc)
+
+
+def aware(moment):
+    """SQLite hands datetimes back without a zone; every stored time is UTC."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _digits_reversed(context):
@@ -47,8 +52,7 @@ class Call(Base):
     probabilities: Mapped[dict | None] = mapped_column(JSON)
     digit: Mapped[str | None] = mapped_column(String(8))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    decision: Mapped[str | None] = mapped_column(String(16))
-    department: Mapped[str | None] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(16))    # an ivr.vocabulary.Route: a desk or an ending
     route_target: Mapped[str | None] = mapped_column(String(128))
     routed_early: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -58,7 +62,8 @@ class Call(Base):
     entities: Mapped[dict | None] = mapped_column(JSON)   # phones, places, names heard (ivr.triage.extract)
     # Unix time up to which the caller's audio has been through speech recognition (lags when overloaded)
     heard_until: Mapped[float | None] = mapped_column(Float)
-    flags: Mapped[list] = mapped_column(JSON, default=list)         # screening flags: gate, flood, robocall, ...
+    # ivr.vocabulary.Flag -> the reason it was raised, set by the code that raised it (screening, audio, decision)
+    flags: Mapped[dict] = mapped_column(JSON, default=dict)
     # what the caller's audio gave away mid-call (robocall, tones, talk-over); kept apart from `reasons`,
     # which the decision step rewrites, so neither writer can lose the other's entries
     audio_reasons: Mapped[list] = mapped_column(JSON, default=list)
@@ -204,13 +209,3 @@ class AuditEntry(Base):
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
 
-
-def _notify_on_change(target, connection, **_kw):
-    """PostgreSQL: the trigger that tells live pages a call changed (ivr/store/notify.py; migration 0005)."""
-    if connection.dialect.name == "postgresql":
-        from ivr.store.notify import CREATE
-        for statement in CREATE:
-            connection.execute(statement)
-
-
-event.listen(Call.__table__, "after_create", _notify_on_change)

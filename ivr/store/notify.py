@@ -1,6 +1,6 @@
 """Call changes as PostgreSQL notifications, so live control-room pages on every node hear of them at once.
 
-A statement-level trigger on `calls` sends NOTIFY on CHANNEL after each insert or update (PostgreSQL folds
+A statement-level trigger on `calls` (migration 0005) sends NOTIFY on CHANNEL after each insert or update (PostgreSQL folds
 identical notifications of one transaction into one). Each process keeps one listening connection in a
 background thread (`Changes`); live-event streams wait on it instead of polling fast. SQLite has no
 notifications: there `Changes.wait` is a plain timed wait, and streams poll as before.
@@ -9,19 +9,9 @@ import logging
 import threading
 import time
 
-from sqlalchemy import DDL
-
 log = logging.getLogger(__name__)
 
 CHANNEL = "ivr_calls_changed"
-CREATE = [
-    DDL(f"""CREATE OR REPLACE FUNCTION ivr_notify_calls_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"""),
-    DDL("CREATE TRIGGER ivr_calls_changed AFTER INSERT OR UPDATE ON calls "
-        "FOR EACH STATEMENT EXECUTE FUNCTION ivr_notify_calls_changed()"),
-]
-DROP = [DDL("DROP TRIGGER IF EXISTS ivr_calls_changed ON calls"),
-        DDL("DROP FUNCTION IF EXISTS ivr_notify_calls_changed()")]
 RETRY_SECONDS = 5.0
 
 

@@ -4,11 +4,6 @@ from sqlalchemy import select
 from ivr.store.models import SpamNumber
 
 
-def find(db, number):
-    with db.reader() as session:
-        return session.scalar(select(SpamNumber).where(SpamNumber.number == number))
-
-
 def all_entries(db):
     with db.reader() as session:
         return list(session.scalars(select(SpamNumber).order_by(SpamNumber.created_at)))

@@ -1,5 +1,7 @@
 """The reconcile rules: keypad digit + transcript reading + screening risk -> where the call goes."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ivr.vocabulary import Flag, Route
 
 
 @dataclass(frozen=True)
@@ -17,12 +19,12 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Decision:
-    route: str                 # emergency | inquiry | complaint | operator | hangup
+    route: Route
     reasons: tuple = ()
-    flags: tuple = ()
+    flags: dict = field(default_factory=dict)     # Flag -> the reason it was raised
 
 
-KEYPAD = {"1": "emergency", "2": "inquiry", "3": "complaint", "5": "silent"}
+KEYPAD = {"1": Route.EMERGENCY, "2": Route.INQUIRY, "3": Route.COMPLAINT, "5": "silent"}
 
 
 def reconcile(digit, reading, thresholds, risk=0.0, faults=()):
@@ -47,29 +49,31 @@ def reconcile(digit, reading, thresholds, risk=0.0, faults=()):
     sure = reading.confidence >= thresholds.confident or reading.label == "emergency"
     label = reading.label if reading.label and sure else None
     if faults:
-        return Decision("operator", tuple(reasons + [f"fault: {f}" for f in faults]))
+        return Decision(Route.OPERATOR, tuple(reasons + [f"fault: {f}" for f in faults]))
     if reading.label == "emergency" and reading.confidence >= thresholds.emergency:
-        return Decision("emergency", tuple(reasons))
+        return Decision(Route.EMERGENCY, tuple(reasons))
     if key == "silent":
-        return Decision("operator", tuple(reasons), ("silent-caller",))
-    if key == "emergency":
+        return Decision(Route.OPERATOR, tuple(reasons), {Flag.SILENT_CALLER: "keypad: 5"})
+    if key == Route.EMERGENCY:
         if label == "spam":
-            return Decision("operator", tuple(reasons), ("suspected-prank",))
-        return Decision("emergency", tuple(reasons))
-    if key in ("inquiry", "complaint"):
+            return Decision(Route.OPERATOR, tuple(reasons),
+                            {Flag.SUSPECTED_PRANK: f"keypad: 1 but {reading.reason}"})
+        return Decision(Route.EMERGENCY, tuple(reasons))
+    if key in (Route.INQUIRY, Route.COMPLAINT):
         if label in (None, key):
             return Decision(key, tuple(reasons))
-        return Decision("operator", tuple(reasons + [f"disagreement: keypad says {key}, transcript says {label}"]))
+        return Decision(Route.OPERATOR,
+                        tuple(reasons + [f"disagreement: keypad says {key}, transcript says {label}"]))
     return _without_key(label, reading, thresholds, risk, reasons)
 
 
 def _without_key(label, reading, thresholds, risk, reasons):
     if label == "emergency":
-        return Decision("emergency", tuple(reasons))
+        return Decision(Route.EMERGENCY, tuple(reasons))
     if label in ("inquiry", "complaint"):
         if risk >= thresholds.risk:
-            return Decision("operator", tuple(reasons + [f"screening: risk {risk:.2f}"]))
-        return Decision(label, tuple(reasons))
+            return Decision(Route.OPERATOR, tuple(reasons + [f"screening: risk {risk:.2f}"]))
+        return Decision(Route(label), tuple(reasons))
     if reading.label == "spam" and reading.confidence >= thresholds.spam_hangup:
-        return Decision("hangup", tuple(reasons))
-    return Decision("operator", tuple(reasons))
+        return Decision(Route.HANGUP, tuple(reasons))
+    return Decision(Route.OPERATOR, tuple(reasons))

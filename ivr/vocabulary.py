@@ -1,0 +1,47 @@
+"""The words every stage shares, as data: the caller classes, where a call goes, and the flags a call carries.
+
+Routes and flags are stored as these values (`calls.decision`, the keys of `calls.flags`); reasons stay
+free text for operators and are never parsed back into either.
+"""
+from enum import StrEnum
+
+LABELS = ("emergency", "inquiry", "complaint", "spam")
+
+
+class Route(StrEnum):
+    """Where a call went: one of the desks, or how the system ended it."""
+    EMERGENCY = "emergency"
+    INQUIRY = "inquiry"
+    COMPLAINT = "complaint"
+    OPERATOR = "operator"
+    HANGUP = "hangup"      # ended after triage ("this line is for police emergencies only")
+    BLANK = "blank"        # no speech and no key after the silent-caller prompt
+    REJECT = "reject"      # the spam list or a policy block: never answered
+
+    @property
+    def is_desk(self):
+        return self in DESKS
+
+
+DESKS = (Route.EMERGENCY, Route.INQUIRY, Route.COMPLAINT, Route.OPERATOR)
+ENDINGS = (Route.HANGUP, Route.BLANK, Route.REJECT)
+
+
+class Flag(StrEnum):
+    """Something about a call an operator should see, set by the code that notices it."""
+    SPAM_LIST = "spam-list"
+    BLOCKED = "blocked"
+    CALLER_ID = "caller-id"            # withheld, invalid or unusual number type
+    SPOOF_RISK = "spoof-risk"          # our own line or a short code as caller ID, failed STIR/SHAKEN
+    REPEAT_CALLER = "repeat-caller"
+    WATCH_LIST = "watch-list"
+    FLOOD = "flood"
+    GATE = "gate"
+    ROBOCALL = "robocall"              # the same recording as another number's call
+    SAME_RECORDING = "same-recording"  # the same recording as this number's earlier call
+    FAX_TONE = "fax-tone"
+    MODEM_TONE = "modem-tone"
+    TALK_OVER = "talk-over"
+    SILENT_CALLER = "silent-caller"
+    SUSPECTED_PRANK = "suspected-prank"
+    BLANK = "blank"
