@@ -2,6 +2,7 @@ import json
 import shutil
 
 import pytest
+import sklearn
 
 from ivr.triage.classifier import NO_CLASS, Classification, Classifier, ModelError
 from ivr.triage.reconcile import Thresholds, reconcile
@@ -67,6 +68,35 @@ def test_wrong_labels_in_card_are_refused(tmp_path):
     path.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="expected"):
         Classifier(path)
+
+
+@pytest.mark.parametrize("recorded", ["1.0.2", None])
+def test_card_from_another_scikit_learn_is_refused_with_the_rebuild_command(tmp_path, recorded):
+    path = copy_model(tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["sklearn_version"] == sklearn.__version__   # the committed card matches what is installed
+    if recorded is None:
+        del card["sklearn_version"]
+    else:
+        card["sklearn_version"] = recorded
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError) as refused:
+        Classifier(path)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert str(path) in message and str(path.with_suffix(".json")) in message
+    assert f"scikit-learn {recorded or 'an unrecorded version'} " in message
+    assert f"but {sklearn.__version__} is installed" in message
+    assert message.endswith("rebuild it with `python -m training.train`")
+
+
+def test_classify_gives_scikit_learns_default_probabilities(classifier):
+    texts = ["help there is a fire", "how do i get my passport verified", "zzzz", "fire " * 800,
+             "congratulations you have won a prize press one", "\U0001F525 fire"]
+    for text in texts:
+        expected = classifier._pipeline.predict_proba([" ".join(text.split())])[0]
+        got = classifier.classify(text).probabilities
+        assert got == {str(k): round(float(v), 4) for k, v in zip(classifier._pipeline.classes_, expected)}
 
 
 def reading(label, confidence):
@@ -140,27 +170,3 @@ def test_pressing_1_or_5_always_reaches_a_human(digit, reading_):
 def test_disagreement_shows_both_readings():
     decision = reconcile("2", READINGS["C+"], T)
     assert "disagreement: keypad says inquiry, transcript says complaint" in decision.reasons
-
-
-def test_fast_scorer_matches_scikit_learn_on_every_corpus_text(classifier):
-    import csv
-
-    from ivr.triage.fastpath import compile_pipeline
-
-    with open(ROOT / "training" / "data" / "corpus.csv", newline="", encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)] + ["", "qqqq", "fire " * 800]
-    fast = compile_pipeline(classifier._pipeline)
-    assert fast is not None and classifier._scorer is not classifier._pipeline
-    gap = abs(fast.predict_proba(texts) - classifier._pipeline.predict_proba(texts)).max()
-    assert gap < 1e-9
-
-
-def test_unknown_pipeline_shapes_are_not_compiled():
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.naive_bayes import MultinomialNB
-    from sklearn.pipeline import make_pipeline
-
-    from ivr.triage.fastpath import compile_pipeline
-
-    plain = make_pipeline(CountVectorizer(), MultinomialNB()).fit(["red apple", "blue sky"], ["x", "y"])
-    assert compile_pipeline(plain) is None

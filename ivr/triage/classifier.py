@@ -7,16 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
-import numpy as np
-
-from ivr.triage.fastpath import compile_pipeline
+import sklearn
 
 log = logging.getLogger(__name__)
 
 LABELS = frozenset({"emergency", "inquiry", "complaint", "spam"})
 MAX_CLASSIFY_CHARS = 4000
-PROBES = ["help there is a fire", "how do i get my passport verified", "my neighbour plays loud music",
-          "congratulations you have won a prize press one", "", "zzzz", "please come fast near the bus stand"]
 REBUILD = "python -m training.train"
 
 
@@ -51,7 +47,11 @@ class Classifier:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != self.card.get("artifact_sha256"):
             raise ModelError(f"classifier file {path} does not match the checksum in {card_path}: rebuild it with `{REBUILD}`")
-        self._pipeline, self._scorer = _unpickle(path, digest)
+        built = " ".join(str(self.card.get("sklearn_version") or "an unrecorded version").split())
+        if built != sklearn.__version__:
+            # a pickle is only read reliably by the scikit-learn that wrote it
+            raise ModelError(f"classifier file {path} was built with scikit-learn {built} according to {card_path}, but {sklearn.__version__} is installed: rebuild it with `{REBUILD}`")
+        self._pipeline = _unpickle(path, digest)
         if set(self._pipeline.classes_) != LABELS or set(self.card.get("labels", ())) != LABELS:
             raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
         self.version = self.card.get("version", "unknown")
@@ -63,8 +63,11 @@ class Classifier:
         text = " ".join(str(text or "").split())[:MAX_CLASSIFY_CHARS]
         if not any(ch.isalpha() for ch in text):
             return NO_CLASS
-        probabilities = {str(k): round(float(v), 4)
-                         for k, v in zip(self._pipeline.classes_, self._scorer.predict_proba([text])[0])}
+        # The input is always one str, so scikit-learn's per-call parameter and finiteness checks are skipped
+        # (about 10% of the call). config_context is thread-local: other threads keep the defaults.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            scores = self._pipeline.predict_proba([text])[0]
+        probabilities = {str(k): round(float(v), 4) for k, v in zip(self._pipeline.classes_, scores)}
         ranked = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
         label = next(iter(ranked))
         if probabilities["emergency"] >= self.emergency_threshold:
@@ -74,24 +77,10 @@ class Classifier:
 
 @functools.lru_cache(maxsize=4)
 def _unpickle(path, digest):
-    """The pipeline and its scorer, unpickled once per process and artifact (by checksum): unpickling takes about
-    0.5 s, and a process that builds several apps (the test suite, CLI commands) would pay it each time. Both are
-    only read after this, so apps in one process can share them."""
-    pipeline = joblib.load(path)
-    return pipeline, _fast_scorer(pipeline) or pipeline
-
-
-def _fast_scorer(pipeline):
-    """The overhead-free scorer, used only if it agrees with scikit-learn on the probe texts."""
-    fast = compile_pipeline(pipeline)
-    if fast is None:
-        log.warning("classifier: pipeline shape not compiled; using scikit-learn per call (slower)")
-        return None
-    gap = np.abs(fast.predict_proba(PROBES) - pipeline.predict_proba(PROBES)).max()
-    if gap > 1e-9:
-        log.warning("classifier: fast scorer differs from scikit-learn by %g; not using it", gap)
-        return None
-    return fast
+    """The pipeline, unpickled once per process and artifact (by checksum): unpickling takes about 0.5 s, and a
+    process that builds several apps (the test suite, CLI commands) would pay it each time. It is only read
+    after this, so apps in one process can share it."""
+    return joblib.load(path)
 
 
 def init_app(app):
