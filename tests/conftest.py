@@ -13,12 +13,13 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from ivr import create_app
-from ivr.store import normalise_url, spam
+from ivr.store import normalise_url, operators, spam
 from ivr.store.models import Base
 from ivr.tools.simulate import ApiStandIn
 
 
 TOKEN = "test-auth-token"
+API_KEY = "k" * 40
 ACCOUNT = "AC" + "1" * 32
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
@@ -59,7 +60,7 @@ def make_app(database_url, stand_in, **overrides):
 
 def create_schema(engine):
     """The tables from the models (fast), plus the PostgreSQL trigger, whose DDL lives only in its migration;
-    tests/test_store.py checks that the models and the migrations agree."""
+    tests/store/test_store.py checks that the models and the migrations agree."""
     Base.metadata.create_all(engine)
     if engine.dialect.name == "postgresql":
         spec = importlib.util.spec_from_file_location("notify_migration",
@@ -87,6 +88,18 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def api(app):
+    """Requests to the JSON API with the key (API_KEY) set on the app."""
+    app.config["IVR_API_KEY"] = API_KEY
+    client = app.test_client()
+
+    def request(method, path, **kwargs):
+        return client.open(path, method=method, headers={"X-API-Key": API_KEY}, **kwargs)
+
+    return request
 
 
 @pytest.fixture
@@ -165,3 +178,22 @@ def live_server(database_url, stand_in):
     server.close()
     app.extensions["ivr.changes"].close()
     app.extensions["ivr.db"].dispose()
+
+
+def signed_in(app, db, name, role):
+    """A test client signed in as a new operator with ROLE."""
+    from helpers import PASSWORD, sign_in
+    operators.create(db, name, PASSWORD, role)
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 302
+    return client
+
+
+@pytest.fixture
+def operator_client(app, db):
+    return signed_in(app, db, "asha", "operator")
+
+
+@pytest.fixture
+def admin_client(app, db):
+    return signed_in(app, db, "ravi", "admin")

@@ -37,9 +37,14 @@ PASSWORD = "bench password 123"
 # The indexes the list relies on; the bench drops them at the end to show what each buys.
 INDEXES = ("ix_calls_created_at", "ix_calls_from_number", "ix_calls_from_digits_reversed")
 LABELS = ["emergency", "inquiry", "complaint", "spam", None]
-DEPARTMENTS = ["emergency", "inquiry", "complaint", "operator"]
-REASONS = [[], ["caller-id: withheld"], ["keypad: 1", "classifier: emergency 0.93"], ["robocall: same audio x12"],
-           ["spam-list: robocaller (added by op 17 on 2026-11-02)"], ["flag: silent-caller"]]
+DESKS = ["emergency", "inquiry", "complaint", "operator"]
+# (reasons, flags) as the call path stores them
+REASONS = [([], {}), (["caller-id: withheld"], {"caller-id": "caller-id: withheld"}),
+           (["keypad: 1", "classifier: emergency 0.93"], {}),
+           (["robocall: same audio x12"], {"robocall": "robocall: same audio x12"}),
+           (["spam-list: robocaller (added by op 17 on 2026-11-02)"],
+            {"spam-list": "spam-list: robocaller (added by op 17 on 2026-11-02)"}),
+           (["keypad: 5"], {"silent-caller": "keypad: 5"})]
 QUERIES = {
     "unfiltered": "",
     "class": "class=complaint",
@@ -70,15 +75,14 @@ def fill(url, count, rng):
     with engine.begin() as conn:
         for i in range(count):
             created = now - timedelta(seconds=rng.uniform(0, 30 * 86400))
-            label, reasons = rng.choice(LABELS), rng.choice(REASONS)
-            department = rng.choice(DEPARTMENTS) if rng.random() < 0.6 else None
+            label, (reasons, flags) = rng.choice(LABELS), rng.choice(REASONS)
+            route = rng.choice(DESKS) if rng.random() < 0.6 else rng.choice(["reject", "blank", "hangup"])
             batch.append(dict(sid=f"CA{i:032x}", from_number=f"+9198{rng.randrange(10**8):08d}", to_number="+1",
                               created_at=created, updated_at=created, status="completed", utterance_open=False,
                               voice_seconds=1.0, transcript="there is a fire near the market please come " * 2,
                               partial_transcript="", label=label, confidence=0.9 if label else None,
-                              digit=rng.choice(["1", "2", "3", None]), attempts=1, decision="dial" if department
-                              else rng.choice(["reject", "blank", "hangup"]), department=department,
-                              routed_early=False, risk=0.0, faults=[], reasons=reasons))
+                              digit=rng.choice(["1", "2", "3", None]), attempts=1, decision=route,
+                              routed_early=False, risk=0.0, faults=[], reasons=reasons, flags=flags))
             if len(batch) == 5000:
                 conn.execute(insert(Call), batch)
                 batch = []

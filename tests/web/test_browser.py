@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from ivr.tools import simulate
-from ivr.store import calls, operators, spam
+from ivr.store import calls, operators
 
 from conftest import ACCOUNT, FIXTURES, TOKEN, listed
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
 CALLER = "+919812312345"
 

@@ -6,7 +6,7 @@ import pytest
 from ivr.store import callbacks, calls, holds
 from ivr.store.models import utcnow
 
-from test_e2e import place, wav
+from helpers import place, wav
 
 pytestmark = pytest.mark.e2e
 

@@ -1,67 +1,22 @@
 """CallMedia, the per-call stream state machine, driven with Twilio's JSON frames and real PocketSphinx."""
-import base64
 import json
 
 import numpy as np
 import pytest
 
 from ivr.speech.engines import PocketSphinxEngine
-from ivr.speech.audio import mulaw_encode, read_wav
+from ivr.speech.audio import read_wav
 from ivr.call.media import CallMedia
 
 from conftest import FIXTURES
+from helpers import media_frames, Recorder, start
 
-
-class Recorder:
-    """Collects what the stream reports; `known` decides which call ids exist."""
-
-    def __init__(self, known=("CA1",)):
-        self.known, self.events = set(known), []
-
-    def started(self, sid):
-        self.events.append(("started", sid))
-        return sid in self.known
-
-    def partial(self, sid, text, voice):
-        self.events.append(("partial", text))
-
-    def final(self, sid, text, transcript, voice):
-        self.events.append(("final", text, transcript))
-
-    def utterance(self, sid, is_open):
-        self.events.append(("utterance", is_open))
-
-    def progress(self, sid, heard_until):
-        self.heard_until = heard_until
-
-    def fault(self, sid, what):
-        self.events.append(("fault", what))
-
-    def stopped(self, sid, transcript, voice):
-        self.events.append(("stopped", transcript, round(voice, 1)))
-
-    def of(self, kind):
-        return [event for event in self.events if event[0] == kind]
 
 
 @pytest.fixture(scope="module")
 def engine():
     return PocketSphinxEngine()
 
-
-def start(sid="CA1", **extra):
-    return json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
-        "streamSid": "MZ1", "accountSid": "AC1", "callSid": sid, "tracks": ["inbound"],
-        "customParameters": {"call_sid": sid},
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}, **extra}})
-
-
-def media_frames(pcm):
-    data = mulaw_encode(pcm)
-    for n, i in enumerate(range(0, len(data), 160), start=2):
-        yield json.dumps({"event": "media", "sequenceNumber": str(n), "streamSid": "MZ1",
-                          "media": {"track": "inbound", "chunk": str(n - 1), "timestamp": str((n - 1) * 20),
-                                    "payload": base64.b64encode(data[i:i + 160]).decode()}})
 
 
 STOP = json.dumps({"event": "stop", "sequenceNumber": "999", "streamSid": "MZ1", "stop": {"callSid": "CA1"}})

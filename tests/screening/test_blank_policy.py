@@ -8,7 +8,7 @@ from ivr.store import callbacks, calls, holds
 from ivr.store.models import utcnow
 
 from conftest import call_params
-from test_voice import answer, heard, keypad, twiml
+from helpers import answer, heard, keypad
 
 NUMBER = "+919812345678"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

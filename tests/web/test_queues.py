@@ -7,9 +7,10 @@ import pytest
 from ivr.store import audit, callbacks, floods
 from ivr.store.models import utcnow
 
-from test_web import csrf, operator_client  # noqa: F401 - operator_client is a fixture
+from conftest import API_KEY
 
-KEY = "k" * 40
+from helpers import csrf
+
 NUMBER = "+919812345678"
 LINE = "+15005550001"
 
@@ -140,21 +141,10 @@ def test_both_pages_are_in_the_navigation(operator_client):
     assert 'href="/callbacks"' in page and 'href="/alerts"' in page
 
 
-@pytest.fixture
-def api(app):
-    app.config["IVR_API_KEY"] = KEY
-    client = app.test_client()
-
-    def request(method, path, **kwargs):
-        return client.open(path, method=method, headers={"X-API-Key": KEY}, **kwargs)
-
-    return request
-
-
 @pytest.mark.parametrize("method,path", [("GET", "/api/alerts"), ("PATCH", "/api/alerts/1"),
                                          ("GET", "/api/callbacks")])
 def test_queue_api_needs_the_key(app, db, method, path):
-    app.config["IVR_API_KEY"] = KEY
+    app.config["IVR_API_KEY"] = API_KEY
     alert = _alert(db)
     response = app.test_client().open(path, method=method, json={"status": "closed"})
     assert response.status_code == 401

@@ -10,7 +10,7 @@ from ivr.call.media import CallMedia
 from ivr.store import calls
 
 from audio_variants import VARIANTS, recordings
-from test_media import Recorder, media_frames, start
+from helpers import Recorder, media_frames, start
 
 RECORDINGS = recordings()
 

@@ -8,7 +8,7 @@ import websocket
 
 from ivr.store import calls
 
-from conftest import TOKEN, call_params, sign
+from conftest import sign
 
 
 def connect(live_server, signature=None):
@@ -68,8 +68,12 @@ def test_a_healthy_stream_marks_the_call_and_closes_it(live_server):
         ws.send(silence_frame())
     ws.send(json.dumps({"event": "stop", "stop": {"callSid": sid}}))
     db = live_server.app.extensions["ivr.db"]
-    wait_for(lambda: calls.get_call(db, sid).stream_started_at is not None)
-    ws.close()
+    ws.settimeout(5)
+    opcode, _ = ws.recv_data(control_frame=True)     # after `stop` the app closes its end of the socket
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    call = calls.get_call(db, sid)
+    assert call.stream_started_at is not None and call.heard_until is not None and not call.utterance_open
+    ws.shutdown()       # the closing handshake is done: drop the socket
 
 
 def test_bad_frames_leave_the_socket_healthy(live_server):

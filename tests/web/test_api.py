@@ -1,28 +1,16 @@
 """The JSON API (X-API-Key) and /metrics."""
 import pytest
 
-from ivr.store import actions, audit, calls, spam
+from ivr.store import actions, audit, calls
 
-from conftest import call_params, listed
-
-KEY = "k" * 40
+from conftest import API_KEY, call_params, listed
 
 
-@pytest.fixture
-def api(app):
-    app.config["IVR_API_KEY"] = KEY
-    client = app.test_client()
 
-    def request(method, path, **kwargs):
-        return client.open(path, method=method, headers={"X-API-Key": KEY}, **kwargs)
-
-    return request
-
-
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "k" * 39}, {"X-API-Key": KEY + "x"},
-                                     {"Authorization": "Basic " + KEY}])
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "k" * 39}, {"X-API-Key": API_KEY + "x"},
+                                     {"Authorization": "Basic " + API_KEY}])
 def test_api_refuses_missing_or_wrong_keys(app, headers):
-    app.config["IVR_API_KEY"] = KEY
+    app.config["IVR_API_KEY"] = API_KEY
     response = app.test_client().get("/api/calls", headers=headers)
     assert response.status_code == 401 and response.json["error"].startswith("a valid X-API-Key")
 
@@ -78,7 +66,7 @@ def test_metrics_need_the_key_and_count_calls_webhooks_and_actions(app, api, db,
     actions.add_spam(db, "+15005550006", "robocaller", "test")
     twilio_post("/voice", call_params(From="+15005550006"))
     twilio_post("/voice", call_params(From="+919812345678"))
-    text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
+    text = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {API_KEY}"}).text
     assert 'ivr_calls_total{class="none",route="reject"} 1.0' in text
     assert 'ivr_calls_total{class="none",route="undecided"} 1.0' in text
     assert 'ivr_screening_actions_total{action="reject"} 1.0' in text

@@ -13,38 +13,10 @@ from ivr.store import actions, audit, calls, operators, spam
 from ivr.store.models import utcnow
 
 from conftest import call_params, listed, make_app
+from helpers import csrf, PASSWORD, sign_in, token_from
 
-PASSWORD = "correct horse battery"
 PUBLIC = {"static", "web.static", "web.health", "web.auth.login"}
 
-
-def token_from(html):
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def sign_in(client, name, password=PASSWORD):
-    page = client.get("/login")
-    return client.post("/login", data={"name": name, "password": password, "csrf_token": token_from(page.text)})
-
-
-@pytest.fixture
-def operator_client(app, db):
-    operators.create(db, "asha", PASSWORD, "operator")
-    client = app.test_client()
-    assert sign_in(client, "asha").status_code == 302
-    return client
-
-
-@pytest.fixture
-def admin_client(app, db):
-    operators.create(db, "ravi", PASSWORD, "admin")
-    client = app.test_client()
-    assert sign_in(client, "ravi").status_code == 302
-    return client
-
-
-def csrf(client):
-    return token_from(client.get("/").text)
 
 
 def add_call(db, sid, number="+919812345678", **values):

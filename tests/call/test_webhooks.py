@@ -1,25 +1,11 @@
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from ivr.store import actions, calls
-from ivr.triage.classifier import Classification
 
 from conftest import call_params
+from helpers import answer, heard, keypad, twiml, verbs
 
-
-def twiml(response):
-    assert response.status_code == 200 and response.mimetype == "text/xml", response.data
-    return ET.fromstring(response.data)
-
-
-def verbs(root):
-    return [child.tag for child in root]
-
-
-def answer(twilio_post, **extra):
-    params = call_params(**extra)
-    return params["CallSid"], twiml(twilio_post("/voice", params))
 
 
 def test_answer_streams_prompts_listens_then_asks_for_a_key(twilio_post, db):
@@ -111,15 +97,6 @@ def test_retried_incoming_webhook_answers_again_without_a_second_record(twilio_p
         assert session.scalar(select(func.count()).select_from(Call)) == 1
 
 
-def heard(db, sid, text, label=None, confidence=0.0, voice=2.0):
-    calls.note_stream_start(db, sid)
-    if text or label:
-        calls.add_final(db, sid, text, voice, Classification(label, confidence, {label: confidence} if label else {}))
-
-
-def keypad(twilio_post, sid, digit=None, attempt=1):
-    return twiml(twilio_post(f"/voice/keypad?attempt={attempt}", {**call_params(sid), "Digits": digit}))
-
 
 @pytest.mark.parametrize("digit, label, confidence, target", [
     ("1", None, 0.0, "+15005550101"),
@@ -146,12 +123,16 @@ def test_keypad_routes_to_the_desk(twilio_post, db, digit, label, confidence, ta
     assert stored.route_target == target and stored.decided_at is not None
 
 
-def test_sure_spam_without_a_key_is_hung_up_politely(twilio_post, db):
+@pytest.mark.parametrize("words", ["you have won a cruise",
+                                   "this is constable sharma calling from sector five police station we need backup"])
+def test_a_keyless_caller_whose_words_read_as_spam_reaches_a_human_flagged(twilio_post, db, words):
+    """Principle 1: a classifier's reading never ends a call, however sure (DESIGN principle 3)."""
     sid, _ = answer(twilio_post)
-    heard(db, sid, "you have won a cruise", "spam", 0.97)
+    heard(db, sid, words, "spam", 0.97)
     root = keypad(twilio_post, sid, None)
-    assert verbs(root) == ["Say", "Hangup"] and "emergencies only" in root.find("Say").text
-    assert calls.get_call(db, sid).decision == "hangup"
+    assert verbs(root) == ["Say", "Dial"] and root.find("Dial/Number").text == "+15005550100"
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "operator" and stored.flags == {"spam-reading": "keypad: none and classifier: spam 0.97"}
 
 
 def test_silent_caller_gets_one_more_chance_then_ends_as_blank(twilio_post, db):
@@ -263,6 +244,13 @@ def test_dial_outcomes(twilio_post, route, status, attempt, expected):
     assert verbs(root) == expected
     if "Dial" in expected:
         assert root.find("Dial/Number").text == "+15005550100"
+
+
+def test_a_hangup_stored_by_an_older_version_is_carried_out_as_the_operator(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    calls.claim_decision(db, sid, "hangup", reasons=["classifier: spam 0.97"])
+    root = keypad(twilio_post, sid, None)
+    assert verbs(root) == ["Say", "Dial"] and root.find("Dial/Number").text == "+15005550100"
 
 
 def test_fallback_dials_the_operator(twilio_post):

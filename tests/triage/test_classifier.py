@@ -9,7 +9,7 @@ from ivr.triage.reconcile import Thresholds, reconcile
 from training.train import ROOT
 
 MODEL = ROOT / "models" / "triage.joblib"
-T = Thresholds(emergency=0.80, confident=0.60, spam_hangup=0.90, risk=0.70)
+T = Thresholds(emergency=0.80, confident=0.60, risk=0.70)
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +119,17 @@ key risk  E+        E-        I+        I-        C+        C-        S++       
 2   low   emergency operator  inquiry   inquiry   operator  inquiry   operator  operator  inquiry   inquiry
 3   low   emergency operator  operator  complaint complaint complaint operator  operator  complaint complaint
 5   low   emergency silent    silent    silent    silent    silent    silent    silent    silent    silent
--   low   emergency emergency inquiry   operator  complaint operator  hangup    operator  operator  operator
-9   low   emergency emergency inquiry   operator  complaint operator  hangup    operator  operator  operator
+-   low   emergency emergency inquiry   operator  complaint operator  spam      spam      operator  operator
+9   low   emergency emergency inquiry   operator  complaint operator  spam      spam      operator  operator
 1   high  emergency emergency emergency emergency emergency emergency prank     prank     emergency emergency
 2   high  emergency operator  inquiry   inquiry   operator  inquiry   operator  operator  inquiry   inquiry
 3   high  emergency operator  operator  complaint complaint complaint operator  operator  complaint complaint
 5   high  emergency silent    silent    silent    silent    silent    silent    silent    silent    silent
--   high  emergency emergency operator  operator  operator  operator  hangup    operator  operator  operator
-9   high  emergency emergency operator  operator  operator  operator  hangup    operator  operator  operator
+-   high  emergency emergency operator  operator  operator  operator  spam      spam      operator  operator
+9   high  emergency emergency operator  operator  operator  operator  spam      spam      operator  operator
 """
-FLAGGED = {"prank": ("operator", ("suspected-prank",)), "silent": ("operator", ("silent-caller",))}
+FLAGGED = {"prank": ("operator", ("suspected-prank",)), "silent": ("operator", ("silent-caller",)),
+           "spam": ("operator", ("spam-reading",))}
 
 
 def grid_cells():

@@ -5,34 +5,19 @@ import sys
 
 import pytest
 
-from ivr.tools import simulate
-from ivr.store import actions, calls
+from ivr.store import actions
 
-from conftest import ACCOUNT, FIXTURES, TOKEN
+from conftest import ACCOUNT, TOKEN
+from helpers import place, wav
 
 pytestmark = pytest.mark.e2e
-SPEED = 2.0
-
-
-def place(live_server, stand_in, *args, speed=SPEED):
-    argv = ["--url", live_server.url, "--auth-token", TOKEN, "--account-sid", ACCOUNT,
-            "--speed", str(speed), *args]
-    outcome = simulate.simulate(simulate.parse_args(argv), stand_in=stand_in)
-    assert outcome["errors"] == [], outcome
-    stored = calls.get_call(live_server.app.extensions["ivr.db"], outcome["call_sid"])
-    return outcome, stored
-
-
-def wav(name):
-    return str(FIXTURES / "audio" / f"{name}.wav")
-
 
 def test_emergency_with_key_1_reaches_the_emergency_desk(live_server, stand_in):
     live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01     # keypad path only, no early route
     outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_knife"), "--digit", "1")
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == ("dialled", "+15005550101", "keypad")
     assert stored.digit == "1" and stored.label == "emergency" and "knife" in stored.transcript
-    assert stored.decision == "dial" and stored.department == "emergency" and not stored.routed_early
+    assert stored.decision == "emergency" and not stored.routed_early
     assert stored.status == "completed" and stored.duration is not None
 
 
@@ -66,7 +51,7 @@ def test_clear_emergency_is_routed_by_live_update_before_the_keypad(live_server,
         ("dialled", "+15005550101", "live-update")
     assert outcome["digits_sent"] == [] and outcome["verbs"] == ["Start", "Gather", "Say", "Dial"]   # menu never reached
     assert 0 < outcome["speech_end_to_update_seconds"] < 5
-    assert stored.routed_early and stored.department == "emergency"
+    assert stored.routed_early and stored.decision == "emergency"
     assert "early: routed while the caller was speaking" in stored.reasons
 
 
@@ -79,7 +64,7 @@ def test_early_route_that_twilio_refuses_leaves_the_call_to_a_human(live_server,
     outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_fire"), "--digit", "1")
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == ("dialled", "+15005550100", "keypad")
     assert not stored.routed_early and stored.faults[0].startswith("early route failed")
-    assert stored.department == "operator" and any(r.startswith("fault: early route failed") for r in stored.reasons)
+    assert stored.decision == "operator" and any(r.startswith("fault: early route failed") for r in stored.reasons)
 
 
 def test_simulator_command_speaks_text_and_prints_the_outcome_as_json(live_server, stand_in):

@@ -53,6 +53,15 @@ def test_pocketsphinx_silence_gives_no_words(sphinx):
     assert run(sphinx.recognizer(), np.zeros(8000 * 3, dtype=np.int16)) == []
 
 
+@pytest.mark.parametrize("batches", range(1, 7))
+def test_pocketsphinx_stream_stopping_mid_utterance_keeps_the_last_words(sphinx, batches):
+    """Whatever bytes a 100 ms batch leaves over (none after every third one), finish() gives the words heard."""
+    recognizer = sphinx.recognizer()
+    pcm = speech()[:8000 + 12000 - (batches - 1) * 800]     # a second of silence, then speech cut off mid-word
+    results = run(recognizer, pcm)
+    assert any(r.final and r.text for r in results) and not recognizer.in_utterance
+
+
 def test_pocketsphinx_tracks_the_utterance(sphinx):
     recognizer = sphinx.recognizer()
     pcm = speech()

@@ -1,7 +1,6 @@
 """Call floods: alerts with cooldown, their workflow and commands."""
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from ivr.store import floods
 

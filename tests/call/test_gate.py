@@ -5,7 +5,7 @@ from ivr.store import calls, holds
 from ivr.store.models import utcnow
 
 from conftest import call_params
-from test_voice import answer, twiml, verbs
+from helpers import answer, twiml, verbs
 
 
 def gated(twilio_post, **extra):
