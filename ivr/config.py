@@ -53,7 +53,6 @@ def load_config(env=None):
         "TRIAGE_MODEL_PATH": env.get("TRIAGE_MODEL_PATH", str(ROOT / "models" / "triage.joblib")),
         "TRIAGE_EMERGENCY_THRESHOLD": _float(env, "TRIAGE_EMERGENCY_THRESHOLD", 0.80),
         "TRIAGE_CONFIDENT_THRESHOLD": _float(env, "TRIAGE_CONFIDENT_THRESHOLD", 0.60),
-        "TRIAGE_SPAM_HANGUP_THRESHOLD": _float(env, "TRIAGE_SPAM_HANGUP_THRESHOLD", 0.90),
         # Where calls are dialled
         "ROUTE_EMERGENCY": env.get("ROUTE_EMERGENCY", "+15005550101"),
         "ROUTE_INQUIRY": env.get("ROUTE_INQUIRY", "+15005550102"),

@@ -14,7 +14,7 @@ class Route(StrEnum):
     INQUIRY = "inquiry"
     COMPLAINT = "complaint"
     OPERATOR = "operator"
-    HANGUP = "hangup"      # ended after triage ("this line is for police emergencies only")
+    HANGUP = "hangup"      # history only: ended on a spam reading by versions before that was ruled out
     BLANK = "blank"        # no speech and no key after the silent-caller prompt
     REJECT = "reject"      # the spam list or a policy block: never answered
 
@@ -44,4 +44,5 @@ class Flag(StrEnum):
     TALK_OVER = "talk-over"
     SILENT_CALLER = "silent-caller"
     SUSPECTED_PRANK = "suspected-prank"
+    SPAM_READING = "spam-reading"      # no key, and the words read as spam: a human decides, at low priority
     BLANK = "blank"

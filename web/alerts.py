@@ -1,7 +1,7 @@
 """The flood-alerts page: alerts on dialled lines, worked new -> investigating -> closed with notes."""
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request
 
 from ivr.store import floods
 from ivr.store import current_db

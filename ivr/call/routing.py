@@ -16,10 +16,7 @@ ANNOUNCE = {
     Route.COMPLAINT: "Connecting you to the complaints desk.",
     Route.OPERATOR: "Connecting you to a police operator. Please stay on the line.",
 }
-GOODBYE = {
-    Route.HANGUP: "This line is for police emergencies only. Goodbye.",
-    Route.BLANK: "We could not hear you. If you need the police, please call again. Goodbye.",
-}
+BLANK_GOODBYE = "We could not hear you. If you need the police, please call again. Goodbye."
 NO_OPERATOR = "No operator is free. Please call again. Goodbye."
 OPERATOR_ATTEMPTS = 3
 
@@ -40,14 +37,16 @@ def target_for(route, config):
 
 
 def decision_twiml(route, config, dialled_url=None):
-    """The one place a decision becomes TwiML: reject unanswered, say goodbye, or dial the desk (with
-    `dialled_url`, absolute, hearing how the dial ended)."""
+    """The one place a decision becomes TwiML: reject unanswered (the spam list, a policy block), say goodbye
+    (a blank call after its second chance), or dial the desk (with `dialled_url`, absolute, hearing how the
+    dial ended). A stored Route.HANGUP (history) is carried out as the operator."""
     response = VoiceResponse()
     if route == Route.REJECT:
         response.reject(reason="rejected")
-    elif route in GOODBYE:
-        goodbye(response, config, GOODBYE[route])
+    elif route == Route.BLANK:
+        goodbye(response, config, BLANK_GOODBYE)
     else:
+        route = route if route.is_desk else Route.OPERATOR
         Say(config)(response, ANNOUNCE[route])
         dial = Dial(action=dialled_url, method="POST", timeout=config["ROUTE_DIAL_TIMEOUT"])
         target = target_for(route, config)

@@ -70,14 +70,19 @@ def menu_twiml(text, attempt, endpoint):
 @twilio_signed
 def gate():
     """The keypad gate finished: through to the normal answer on 1, operator on 5, else retry or blank."""
-    attempt = flow.clean_attempt(request.args.get("attempt"))
-    step = flow.after_gate(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
-                           attempt, current_app.config)
+    attempt, step = _menu_step(flow.after_gate)
     if step is Step.PASS:
         return twiml(answer_twiml(_sid()))
     if step is Step.RETRY:
         return twiml(gate_twiml(GATE_RETRY, attempt=attempt + 1))
     return route_response(step)
+
+
+def _menu_step(after):
+    """Run a menu's flow step on the key pressed (or none); returns (attempt, the step's Decision or Step)."""
+    attempt = flow.clean_attempt(request.args.get("attempt"))
+    return attempt, after(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
+                          attempt, current_app.config)
 
 
 def answer_twiml(sid):
@@ -108,9 +113,7 @@ def keypad_gather(text, attempt, endpoint="voice.keypad"):
 @twilio_signed
 def keypad():
     """The keypad menu finished (with or without a digit): decide the call."""
-    attempt = flow.clean_attempt(request.args.get("attempt"))
-    step = flow.after_keypad(current_app.extensions["ivr.db"], _sid(), flow.clean_digit(request.form.get("Digits")),
-                             attempt, current_app.config)
+    attempt, step = _menu_step(flow.after_keypad)
     if step is Step.RETRY:
         return twiml(menu_twiml(SILENT_RETRY, attempt + 1, "voice.keypad"))
     return route_response(step)

@@ -84,7 +84,8 @@ class PocketSphinxRecognizer:
         return results
 
     def finish(self):
-        speech = self._endpointer.end_stream(self._pending) if self._in_utterance else None
+        # end_stream(b"") raises IndexError: with no bytes left over (every third 100 ms batch) just end the utterance
+        speech = self._endpointer.end_stream(self._pending) if self._in_utterance and self._pending else None
         self._pending = b""
         results = self._frame(speech)
         if self._in_utterance:

@@ -7,7 +7,6 @@ notifications: there `Changes.wait` is a plain timed wait, and streams poll as b
 """
 import logging
 import threading
-import time
 
 log = logging.getLogger(__name__)
 

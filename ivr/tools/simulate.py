@@ -295,10 +295,6 @@ class SimulatedCall:
         self.outcome["result"] = "rejected"
         return "end"
 
-    def _verb_enqueue(self, verb):
-        self.outcome["result"] = "enqueued"
-        return "end"
-
     def _follow(self, url, extra):
         if not url:
             return None

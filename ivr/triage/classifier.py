@@ -9,9 +9,10 @@ from pathlib import Path
 import joblib
 import sklearn
 
+from ivr.vocabulary import LABELS
+
 log = logging.getLogger(__name__)
 
-LABELS = frozenset({"emergency", "inquiry", "complaint", "spam"})
 MAX_CLASSIFY_CHARS = 4000
 REBUILD = "python -m training.train"
 
@@ -52,7 +53,7 @@ class Classifier:
             # a pickle is only read reliably by the scikit-learn that wrote it
             raise ModelError(f"classifier file {path} was built with scikit-learn {built} according to {card_path}, but {sklearn.__version__} is installed: rebuild it with `{REBUILD}`")
         self._pipeline = _unpickle(path, digest)
-        if set(self._pipeline.classes_) != LABELS or set(self.card.get("labels", ())) != LABELS:
+        if set(self._pipeline.classes_) != set(LABELS) or set(self.card.get("labels", ())) != set(LABELS):
             raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
         self.version = self.card.get("version", "unknown")
         # Chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax

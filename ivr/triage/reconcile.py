@@ -8,13 +8,11 @@ from ivr.vocabulary import Flag, Route
 class Thresholds:
     emergency: float = 0.80    # route to the emergency desk whatever was pressed (and at once, mid-call)
     confident: float = 0.60    # below this a reading counts as "no class"
-    spam_hangup: float = 0.90  # a keyless caller who sounds this surely like spam is hung up on politely
     risk: float = 0.70         # screening risk at which desk routes without a key go to the operator
 
     @classmethod
     def from_config(cls, config):
-        return cls(config["TRIAGE_EMERGENCY_THRESHOLD"], config["TRIAGE_CONFIDENT_THRESHOLD"],
-                   config["TRIAGE_SPAM_HANGUP_THRESHOLD"])
+        return cls(config["TRIAGE_EMERGENCY_THRESHOLD"], config["TRIAGE_CONFIDENT_THRESHOLD"])
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ def reconcile(digit, reading, thresholds, risk=0.0, faults=()):
     | 2 or 3     | none / not confident / same class         | inquiry or complaint desk               |
     | 2 or 3     | another class, confident                  | operator, both readings shown           |
     | none/other | emergency, inquiry, complaint >= confident| that desk (inquiry/complaint: operator when risk >= risk threshold) |
-    | none/other | spam >= spam threshold                    | hang up politely                        |
+    | none/other | spam >= confident                         | operator, flagged spam reading (never a hang-up) |
     | none/other | anything else                             | operator                                |
     """
     key = KEYPAD.get(digit or "")
@@ -74,6 +72,6 @@ def _without_key(label, reading, thresholds, risk, reasons):
         if risk >= thresholds.risk:
             return Decision(Route.OPERATOR, tuple(reasons + [f"screening: risk {risk:.2f}"]))
         return Decision(Route(label), tuple(reasons))
-    if reading.label == "spam" and reading.confidence >= thresholds.spam_hangup:
-        return Decision(Route.HANGUP, tuple(reasons))
+    if label == "spam":     # a reading of an 8 kHz transcript never ends a call to the police: a human decides
+        return Decision(Route.OPERATOR, tuple(reasons), {Flag.SPAM_READING: f"keypad: none and {reading.reason}"})
     return Decision(Route.OPERATOR, tuple(reasons))
