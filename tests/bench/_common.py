@@ -38,13 +38,15 @@ def emit(figures, summary):
 
 
 def make_database(url):
-    """Create the schema in a fresh database (the benchmarks' own, never the app's)."""
-    from ivr.store import Database
-    from ivr.store.models import Base
+    """Create the schema in a fresh database (the benchmarks' own, never the app's) the way production does:
+    the Alembic migrations, which also install the PostgreSQL trigger that wakes live pages."""
+    from alembic import command
+    from alembic.config import Config
 
-    db = Database().configure(url)
-    Base.metadata.create_all(db.engine)
-    db.dispose()
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
 
 
 def proc_cpu_seconds(pid, include_reaped_children=False):
