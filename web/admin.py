@@ -4,7 +4,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ivr.screening.numbers import normalise_number
-from ivr.store import actions, audit, spam
+from ivr.store import actions, audit, current_db, spam
 from web import guard
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def spam_list():
     """The spam list with search."""
     text = request.args.get("q", "").strip()[:64]
     page = _page()
-    rows = spam.search(current_app.extensions["ivr.db"], text, page, PER_PAGE)
+    rows = spam.search(current_db(), text, page, PER_PAGE)
     return render_template("spam.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE, q=text, page=page)
 
 
@@ -37,7 +37,7 @@ def spam_remove():
     """Take a number off the spam list; its calls are answered again."""
     raw = request.form.get("number", "")
     number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
-    if number is None or not actions.remove_spam(current_app.extensions["ivr.db"], number, guard.actor(),
+    if number is None or not actions.remove_spam(current_db(), number, guard.actor(),
                                                  guard.g.operator.id):
         flash(f"{raw[:40]!r} is not on the spam list.", "error")
     else:
@@ -51,5 +51,5 @@ def spam_remove():
 def audit_log():
     """Every action, newest first: who, what, when, before and after."""
     page = _page()
-    rows = audit.recent(current_app.extensions["ivr.db"], page, PER_PAGE)
+    rows = audit.recent(current_db(), page, PER_PAGE)
     return render_template("audit.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE, page=page)

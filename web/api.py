@@ -3,9 +3,10 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.screening.numbers import normalise_number
-from ivr.store import actions, callbacks, calllist, calls, floods, spam
-from ivr.store import current_db
+from ivr.store import actions, callbacks, calllist, calls, current_db, floods, holds, spam
+from ivr.store.models import utcnow
 from web import guard, present
+from web.holds import MAX_EXTEND_HOURS, extend_hours
 from web.charts import summary
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -46,7 +47,7 @@ def get_call(sid):
 
 def _spam_dict(entry):
     return {"number": entry.number, "reason": entry.reason, "added_by": entry.added_by, "source": entry.source,
-            "created_at": present.iso(entry.created_at)}
+            "created_at": present.iso(entry.created_at), "expires_at": present.iso(entry.expires_at)}
 
 
 @bp.get("/spam")
@@ -67,12 +68,15 @@ def _number_from_request():
 
 @bp.post("/spam")
 def add_spam():
-    """Add {"number", "reason"} to the spam list (201)."""
+    """Add {"number", "reason", "expires_hours" (optional)} to the spam list (201)."""
     number, body = _number_from_request()
     reason = str(body.get("reason") or "").strip()[:MAX_REASON_CHARS]
     if not reason:
         abort(400, description="reason is required")
-    entry = actions.add_spam(current_db(), number, reason, "api", source="api")
+    hours = body.get("expires_hours")
+    if hours is not None and extend_hours(hours) is None:
+        abort(400, description=f"expires_hours must be a whole number from 1 to {MAX_EXTEND_HOURS}")
+    entry = actions.add_spam(current_db(), number, reason, "api", source="api", hours=extend_hours(hours))
     return jsonify(_spam_dict(entry)), 201
 
 
@@ -83,6 +87,40 @@ def remove_spam():
     if not actions.remove_spam(current_db(), number, "api"):
         abort(404, description=f"{number} is not on the spam list")
     return jsonify(removed=number)
+
+
+def _hold_dict(hold):
+    return {"id": hold.id, "number": hold.number, "kind": hold.kind, "reason": hold.reason,
+            "created_at": present.iso(hold.created_at), "expires_at": present.iso(hold.expires_at)}
+
+
+@bp.get("/holds")
+def list_holds():
+    """Blocks and watch-list entries in force."""
+    return jsonify(holds=[_hold_dict(hold) for hold in holds.active_holds(current_db(), utcnow())])
+
+
+@bp.post("/holds/lift")
+def lift_holds():
+    """Lift {"number"}'s block and watch-list entry (audited as api)."""
+    number, _ = _number_from_request()
+    lifted = actions.lift_holds(current_db(), number, "api")
+    if not lifted:
+        abort(404, description=f"{number} has no block or watch-list entry in force")
+    return jsonify(number=number, lifted=lifted)
+
+
+@bp.patch("/holds/<hold_id>")
+def extend_hold(hold_id):
+    """Extend a hold in force by {"hours"} (audited as api)."""
+    body = request.get_json(silent=True)
+    hours = extend_hours(body.get("hours")) if isinstance(body, dict) else None
+    if hours is None or not hold_id.isdigit() or len(hold_id) > 18:
+        abort(400, description=f"give a hold id and hours from 1 to {MAX_EXTEND_HOURS}")
+    hold = actions.extend_hold(current_db(), int(hold_id), hours, "api")
+    if hold is None:
+        abort(404, description=f"hold {hold_id} is not in force")
+    return jsonify(_hold_dict(hold))
 
 
 def _flag(name):

@@ -17,6 +17,7 @@ from ivr.vocabulary import LABELS
 from ivr.store import current_db
 from web import guard, metrics, present
 from web.guidance import guidance_for
+from web.holds import extend_hours
 
 log = logging.getLogger(__name__)
 bp = Blueprint("calls", __name__)
@@ -91,7 +92,8 @@ def add_spam():
     if not reason:
         flash("Not added: give a reason (operators and the audit log show it).", "error")
         return redirect(back)
-    actions.add_spam(current_db(), number, reason, guard.actor(), guard.g.operator.id)
+    hours = extend_hours(request.form.get("hours")) if request.form.get("hours") else None
+    actions.add_spam(current_db(), number, reason, guard.actor(), guard.g.operator.id, hours=hours)
     log.info("%s added %s to the spam list: %s", guard.actor(), number, reason)
     flash(f"{number} is on the spam list: its next call will be rejected.")
     return redirect(back)

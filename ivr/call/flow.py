@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 HEARD_SLACK_SECONDS = 0.5   # recognition counts as caught up when it has heard to within this of the key press
 DIGITS = set("0123456789*#")
+MACHINE_FLAGS = {Flag.ROBOCALL, Flag.SAME_RECORDING, Flag.FAX_TONE, Flag.MODEM_TONE}
 
 
 class Step(Enum):
@@ -44,14 +45,30 @@ def clean_attempt(raw, maximum=MAX_ATTEMPTS):
 
 
 def claim(db, sid, decision, config, digit=None, early=False):
-    """Record DECISION for the call unless another step's came first; True when this one stands."""
+    """Record DECISION for the call unless another step's came first; True when this one stands. A real
+    emergency (the emergency desk, or a silent caller's 5) lifts the number's blank-call holds."""
     target = target_for(decision.route, config) if decision.route.is_desk else None
-    return calls.claim_decision(db, sid, decision.route, target, decision.reasons, decision.flags, early, digit)
+    if not calls.claim_decision(db, sid, decision.route, target, decision.reasons, decision.flags, early, digit):
+        return False
+    if decision.route == Route.EMERGENCY or Flag.SILENT_CALLER in decision.flags:
+        try:     # the caller's route is settled; lifting the block must not change it
+            blank_policy.after_emergency(db, sid)
+        except Exception:  # noqa: BLE001 - logged; the next call is gated, not rejected, anyway
+            log.exception("lifting the holds after the emergency %s failed", sid)
+    return True
 
 
 def stored_decision(call):
     """The decision another step already recorded (an early live-update route, usually)."""
     return Decision(Route(call.decision), tuple(call.reasons), dict(call.flags or {}))
+
+
+def _follow(db, call):
+    """Carry out the decision on record; an early route's claim is marked followed, so a live update that fails
+    afterwards cannot release it (the caller is dialled by this step's TwiML). None when it was released."""
+    if call.routed_early and not calls.follow_decision(db, call.sid):
+        return None
+    return stored_decision(call)
 
 
 def incoming(db, sid, raw_from, to, region, stir, config):
@@ -70,22 +87,30 @@ def incoming(db, sid, raw_from, to, region, stir, config):
 
 
 def after_gate(db, sid, digit, attempt, config):
-    """The keypad gate: 1 lets the caller through, 5 is a silent emergency, nothing at all is a blank call."""
+    """The gate: 1 or a person's words let the caller through, 5 is a silent emergency, silence is a blank call."""
+    arrived = time.time()
     call = calls.record_attempt(db, sid, digit)
     if call is None:
         log.warning("gate for unknown call %s", sid)
         return Decision(Route.OPERATOR, (f"gate: {digit or 'none'}", "fault: unknown call id"))
-    if call.decision is not None:
-        return stored_decision(call)
+    if call.decision is not None and (followed := _follow(db, call)) is not None:
+        return followed
     if digit == "5":
         decision = Decision(Route.OPERATOR, ("gate: 5", "keypad: 5"), {Flag.SILENT_CALLER: "gate: 5"})
-        return _claim_or_follow(db, sid, decision, config, digit)
+        return _claim_or_follow(db, sid, lambda _call: decision, config, digit)
     # a wrong key twice still shows a person at the phone: let the normal menu sort them out
     if digit == "1" or (digit is not None and attempt >= MAX_ATTEMPTS):
         return Step.PASS
+    if digit is None:
+        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
+        if _person_spoke(call, config):
+            return Step.PASS
     if attempt < MAX_ATTEMPTS:
         return Step.RETRY
-    return end_blank(db, call, "blank: no key at the keypad gate after the silent-caller prompt", config)
+    if _blank(call, config):
+        return end_blank(db, call, "blank: no key and no speech at the gate after the silent-caller prompt", config)
+    # not silence, not a person's words (a matched recording, tones) or we could not listen: a human decides
+    return settle(db, sid, call, digit, config)
 
 
 def after_keypad(db, sid, digit, attempt, config):
@@ -97,8 +122,8 @@ def after_keypad(db, sid, digit, attempt, config):
         return Decision(Route.OPERATOR, (f"keypad: {digit or 'none'}", "fault: unknown call id"))
     if call.decision is None:
         call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
-    if call.decision is not None:
-        return stored_decision(call)
+    if call.decision is not None and (followed := _follow(db, call)) is not None:
+        return followed
     if digit is None and _blank(call, config):
         if attempt < MAX_ATTEMPTS:
             return Step.RETRY
@@ -109,7 +134,7 @@ def after_keypad(db, sid, digit, attempt, config):
 def end_blank(db, call, reason, config):
     """The blank-call ending: recorded once, and counted against the number by the blank-call policy."""
     decision = Decision(Route.BLANK, (reason,), {Flag.BLANK: reason})
-    stands = _claim_or_follow(db, call.sid, decision, config)
+    stands = _claim_or_follow(db, call.sid, lambda _call: decision, config)
     if stands is decision:
         try:     # principle 1 for the policy too: a failing counter must not change what the caller hears
             blank_policy.after_blank(db, call.sid, call.from_number, config)
@@ -126,23 +151,22 @@ def after_status(db, call):
         log.exception("callback queue failed for %s", call.sid)
 
 
-def settle(db, sid, call, digit, config, tries=3):
+def settle(db, sid, call, digit, config):
     """Reconcile and record the decision; if an early route holds the claim, follow it (or retry if released)."""
+    return _claim_or_follow(db, sid, lambda known: decide(known, digit, config), config, digit, call)
+
+
+def _claim_or_follow(db, sid, deciding, config, digit=None, call=None, tries=3):
+    """Record `deciding(call)`, or follow the decision already on record; decide again if a claim on record was
+    released meanwhile (an early route whose live update failed)."""
     for _ in range(tries):
-        decision = decide(call, digit, config)
+        decision = deciding(call)
         if claim(db, sid, decision, config, digit):
             return decision
         call = calls.get_call(db, sid)
-        if call.decision is not None:
-            return stored_decision(call)
+        if call.decision is not None and (followed := _follow(db, call)) is not None:
+            return followed
     return Decision(Route.OPERATOR, ("fault: decision kept changing hands",))
-
-
-def _claim_or_follow(db, sid, decision, config, digit=None):
-    """DECISION when this step recorded it, else the decision already on record."""
-    if claim(db, sid, decision, config, digit):
-        return decision
-    return stored_decision(calls.get_call(db, sid))
 
 
 def decide(call, digit, config):
@@ -151,6 +175,13 @@ def decide(call, digit, config):
     if call.stream_started_at is None:
         faults.append("media stream never connected")
     return reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
+
+
+def _person_spoke(call, config):
+    """Words, or voice enough not to be blank, and no sign of a machine: a person is on the line."""
+    if MACHINE_FLAGS & set(call.flags or {}):
+        return False
+    return bool(call.transcript) or call.voice_seconds >= config["IVR_BLANK_VOICE_SECONDS"]
 
 
 def _blank(call, config):

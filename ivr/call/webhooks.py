@@ -21,8 +21,10 @@ PROMPT = "Police control room. Please tell us briefly what has happened. If you 
 MENU = ("If this is an emergency, press 1. For an inquiry, press 2. To make a complaint, press 3. "
         "If you cannot speak, press 5.")
 SILENT_RETRY = "We cannot hear you. If you need help and cannot speak, press 5 now."
-GATE = "Police control room. To reach the police, press 1. If you cannot speak, press 5."
-GATE_RETRY = "We cannot hear you. To reach the police, press 1. If you need help and cannot speak, press 5 now."
+GATE = ("Police control room. To reach the police, press 1, or say what has happened. "
+        "If you cannot speak, press 5.")
+GATE_RETRY = ("We cannot hear you. To reach the police, press 1, or speak now. "
+              "If you need help and cannot speak, press 5 now.")
 SIDS_MAX = 64
 
 
@@ -49,18 +51,22 @@ def incoming():
         log.info("rejected %s from %s: %s", sid, verdict.number, "; ".join(verdict.reasons))
         return route_response(Decision(Route.REJECT))
     if verdict.action == "gate":
-        return twiml(gate_twiml(GATE, attempt=1))
+        response = VoiceResponse()
+        response.append(stream_start(sid))      # the gate listens: a caller who speaks is a person too
+        return twiml(menu_twiml(GATE, 1, "voice.gate", response))
     return twiml(answer_twiml(sid))
 
 
-def gate_twiml(text, attempt):
-    """The keypad gate in front of risky callers and flooded lines: one key proves a person is there."""
-    return menu_twiml(text, attempt, "voice.gate")
+def stream_start(sid):
+    """<Start><Stream>: the caller's audio to our WebSocket, the call id in a <Parameter> (once per call)."""
+    start = Start()
+    start.stream(url=stream_url(), track="inbound_track").parameter(name="call_sid", value=sid)
+    return start
 
 
-def menu_twiml(text, attempt, endpoint):
+def menu_twiml(text, attempt, endpoint, response=None):
     """A one-key menu whose action hears the key or its absence, with a redirect to it as the fall-through."""
-    response = VoiceResponse()
+    response = response or VoiceResponse()
     response.append(keypad_gather(text, attempt, endpoint))
     response.redirect(external(endpoint, attempt=attempt), method="POST")
     return response
@@ -72,9 +78,9 @@ def gate():
     """The keypad gate finished: through to the normal answer on 1, operator on 5, else retry or blank."""
     attempt, step = _menu_step(flow.after_gate)
     if step is Step.PASS:
-        return twiml(answer_twiml(_sid()))
+        return twiml(answer_twiml(_sid(), stream=False))     # the gate's stream is still listening
     if step is Step.RETRY:
-        return twiml(gate_twiml(GATE_RETRY, attempt=attempt + 1))
+        return twiml(menu_twiml(GATE_RETRY, attempt + 1, "voice.gate"))
     return route_response(step)
 
 
@@ -85,12 +91,12 @@ def _menu_step(after):
                           attempt, current_app.config)
 
 
-def answer_twiml(sid):
+def answer_twiml(sid, stream=True):
+    """Stream (unless the gate's already runs), the spoken prompt with its listening window, the keypad menu."""
     config, say = current_app.config, Say(current_app.config)
     response = VoiceResponse()
-    start = Start()
-    start.stream(url=stream_url(), track="inbound_track").parameter(name="call_sid", value=sid)
-    response.append(start)
+    if stream:
+        response.append(stream_start(sid))
     # The listening window is a keypad Gather, so a caller who cannot speak can press 5 at once; when no key
     # comes it falls through (no actionOnEmptyResult) to the menu while the stream keeps listening.
     listening = Gather(input="dtmf", num_digits=1, timeout=config["IVR_LISTEN_SECONDS"],

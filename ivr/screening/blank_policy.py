@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import phonenumbers
 
-from ivr.store import caller_facts, callbacks, calls, holds
+from ivr.store import actions, caller_facts, callbacks, calls, holds
+from ivr.vocabulary import Flag
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +55,15 @@ def after_drop(db, call):
             and countable(call.from_number):
         return callbacks.queue(db, call.sid, call.from_number, "dropped")
     return None
+
+
+def after_emergency(db, sid):
+    """A real emergency from a number under a block or on the watch-list lifts them (audited): whoever made the
+    blank calls, this caller needs the police. Returns how many holds were lifted."""
+    call = calls.get_call(db, sid)
+    if call is None or not {Flag.BLOCKED, Flag.WATCH_LIST} & set(call.flags or {}):
+        return 0
+    lifted = actions.lift_holds(db, call.from_number, f"system: emergency call {sid}")
+    if lifted:
+        log.warning("%s: emergency call %s lifted %d blank-call hold(s)", call.from_number, sid, lifted)
+    return lifted

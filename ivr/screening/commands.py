@@ -39,10 +39,11 @@ def _number(raw):
 @click.argument("number")
 @click.option("--reason", required=True, help="Why the number is listed (shown to operators).")
 @click.option("--by", "added_by", default="cli", show_default=True, help="Who listed it.")
-def spam_add(number, reason, added_by):
+@click.option("--hours", type=click.IntRange(1, 24 * 365), help="List it for this many hours only (default: until removed).")
+def spam_add(number, reason, added_by, hours):
     """Add NUMBER (any common format; stored as E.164) or a range like +9114055* to the spam list."""
     number = _number(number)
-    actions.add_spam(current_app.extensions["ivr.db"], number, reason.strip()[:500], added_by[:64], source="cli")
+    actions.add_spam(current_db(), number, reason.strip()[:500], added_by[:64], source="cli", hours=hours)
     click.echo(f"added {number}: {reason}")
 
 
@@ -52,7 +53,7 @@ def spam_add(number, reason, added_by):
 def spam_remove(number, removed_by):
     """Remove NUMBER from the spam list."""
     number = _number(number)
-    if not actions.remove_spam(current_app.extensions["ivr.db"], number, removed_by[:64]):
+    if not actions.remove_spam(current_db(), number, removed_by[:64]):
         raise click.ClickException(f"{number} is not on the spam list")
     click.echo(f"removed {number}")
 
@@ -60,7 +61,7 @@ def spam_remove(number, removed_by):
 @spam.command("list")
 def spam_list():
     """List the spam list, oldest first."""
-    for entry in spam_store.all_entries(current_app.extensions["ivr.db"]):
+    for entry in spam_store.all_entries(current_db()):
         click.echo(f"{entry.number}\t{entry.created_at:%Y-%m-%d %H:%M}\t{entry.added_by}\t{entry.reason}")
 
 
@@ -79,7 +80,7 @@ def block_lift(number, by):
     parsed = normalise_number(number, current_app.config["IVR_DEFAULT_REGION"])
     if parsed is None:
         raise click.BadParameter(f"{number!r} is not a phone number", param_hint="NUMBER")
-    lifted = holds.lift(current_db(), parsed, by)
+    lifted = actions.lift_holds(current_db(), parsed, by[:64])
     if not lifted:
         raise click.ClickException(f"{parsed} has no block or watch-list entry in force")
     click.echo(f"lifted {lifted} hold(s) on {parsed}")

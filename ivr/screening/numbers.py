@@ -1,8 +1,9 @@
 """Screening a caller before the call is answered.
 
 Each check is a small function of (caller, facts, rules) returning a Risk (score, flag, reason) or None;
-`combine` turns the findings into a risk, flags and an action. Only the spam list and policy blocks reject: risk alone
-never does. High risk, or a flooded line, answers behind a keypad gate ("press 1 to reach the police").
+`combine` turns the findings into a risk, flags and an action. Only the spam list rejects: risk, a blank-call block
+or a flood never does. High risk, a block or a flooded line answers behind a gate that listens ("press 1 or say
+what has happened").
 """
 import logging
 from dataclasses import dataclass, field
@@ -145,6 +146,15 @@ def check_repeat(caller, facts, rules):
     return None
 
 
+def check_block(caller, facts, rules):
+    """A blank-call block gates the number, never rejects it: a spoofed victim or a real emergency still gets
+    through with a key or a word, and the emergency lifts the block (ivr.screening.blank_policy)."""
+    if facts.block is not None:
+        until = aware(facts.block.expires_at)
+        return Risk(0.0, Flag.BLOCKED, f"policy-block: {facts.block.reason} (until {until:%Y-%m-%d %H:%M} UTC)")
+    return None
+
+
 def check_watch(caller, facts, rules):
     if facts.watch is not None:
         return Risk(0.3, Flag.WATCH_LIST, f"watch-list: {facts.watch.reason}")
@@ -167,7 +177,8 @@ def check_flood(caller, facts, rules):
 
 
 CHECKS = (check_withheld, check_valid, check_number_type, check_spoofed_line, check_stir, check_repeat,
-          check_watch, check_flood)
+          check_block, check_watch, check_flood)
+GATING_FLAGS = {Flag.FLOOD: "line in flood mode", Flag.BLOCKED: "number under a blank-call block"}
 
 
 def combine(number, findings, rules):
@@ -177,16 +188,17 @@ def combine(number, findings, rules):
     flags = {}
     for found in findings:
         flags.setdefault(found.flag, found.reason)
-    gate = risk >= rules.gate_risk or Flag.FLOOD in flags
+    why = next((text for flag, text in GATING_FLAGS.items() if flag in flags), None)
+    gate = risk >= rules.gate_risk or why is not None
     if gate:
-        reason = f"gate: {'line in flood mode' if Flag.FLOOD in flags else f'risk {risk:.2f}'}"
+        reason = f"gate: {why or f'risk {risk:.2f}'}"
         reasons += (reason,)
         flags[Flag.GATE] = reason
     return Screening(number, "gate" if gate else "answer", risk, reasons, flags)
 
 
 def rejection(number, facts):
-    """The spam list or a policy block: the only reasons a call is rejected unanswered."""
+    """The spam list, an operator's decision, is the only reason a call is rejected unanswered."""
     if facts.spam is not None:
         listed = facts.spam
         by = f" by {listed.added_by}" if listed.added_by else ""
@@ -194,14 +206,11 @@ def rejection(number, facts):
         if listed.number.endswith(caller_facts.PREFIX_MARK):
             reason += f" [range {listed.number}]"
         return Screening(number, "reject", 1.0, (reason,), {Flag.SPAM_LIST: reason}, reason)
-    if facts.block is not None:
-        reason = f"policy-block: {facts.block.reason} (until {aware(facts.block.expires_at):%Y-%m-%d %H:%M} UTC)"
-        return Screening(number, "reject", 1.0, (reason,), {Flag.BLOCKED: reason}, reason)
     return None
 
 
 def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
-    """Screen a caller ID: spam list and policy blocks reject; the checks give risk, reasons and the action."""
+    """Screen a caller ID: the spam list rejects; the checks give risk, reasons, flags and the action."""
     rules, now = rules or Rules(), now or datetime.now(timezone.utc)
     caller = Caller.read(raw_from, to, stir, region)
     number = caller.number or caller.raw or "unknown"

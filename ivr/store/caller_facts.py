@@ -25,7 +25,9 @@ def spam_keys(number):
     return [number] + [number[:end] + PREFIX_MARK for end in range(2, len(number) + 1)]
 
 
-_SPAM = select(SpamNumber.number, SpamNumber.reason, SpamNumber.added_by, SpamNumber.created_at).where(SpamNumber.number.in_(bindparam("keys", expanding=True)))
+_SPAM = select(SpamNumber.number, SpamNumber.reason, SpamNumber.added_by, SpamNumber.created_at).where(
+    SpamNumber.number.in_(bindparam("keys", expanding=True)),
+    or_(SpamNumber.expires_at.is_(None), SpamNumber.expires_at > bindparam("now")))
 _HOLDS = select(NumberHold.kind, NumberHold.reason, NumberHold.expires_at).where(NumberHold.number == bindparam("number"), NumberHold.lifted_at.is_(None),
                                   NumberHold.expires_at > bindparam("now"))
 _RECENT = select(func.count()).select_from(Call).where(Call.from_number == bindparam("number"),
@@ -45,7 +47,7 @@ def gather(db, number, line, now, rules):
     with db.read_engine.connect() as conn:
         spam = None
         if number.startswith("+"):
-            entries = conn.execute(_SPAM, {"keys": spam_keys(number)})
+            entries = conn.execute(_SPAM, {"keys": spam_keys(number), "now": now})
             spam = max(entries, key=lambda entry: len(entry.number), default=None)   # the most specific entry
         holds = list(conn.execute(_HOLDS, {"number": number, "now": now}))
         recent = conn.execute(_RECENT, {"number": number, "hour_ago": now - timedelta(hours=1)}).scalar()

@@ -24,7 +24,7 @@ def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=None,
     with db.session() as session:
         session.execute(upsert(session, Call).values(
             sid=sid, from_number=from_number, to_number=to_number, risk=risk, reasons=list(reasons), faults=[],
-            status="ringing", flags=_flags(flags), block_reason=block_reason)
+            status="ringing", flags=_flags(flags), block_reason=block_reason and block_reason[:300])
             .on_conflict_do_nothing(index_elements=[Call.sid]))
         return session.scalar(select(Call).where(Call.sid == sid))
 
@@ -49,12 +49,24 @@ def claim_decision(db, sid, route, target=None, reasons=(), flags=None, early=Fa
         return result.rowcount == 1
 
 
-def release_decision(db, sid, reasons, flags, fault):
-    """Undo an early claim whose live update failed, taking back the reasons and flags it added, so the keypad
-    step decides instead; the failure is kept as a fault."""
+def follow_decision(db, sid):
+    """Mark the decision on record as carried out by a webhook step too; False when there is none any more."""
     with db.session() as session:
         call = _locked(session, sid)
-        if call is not None:
+        if call is None or call.decision is None:
+            return False
+        call.followed_at = call.followed_at or utcnow()
+        return True
+
+
+def release_decision(db, sid, reasons, flags, fault):
+    """Undo an early claim whose live update failed, taking back the reasons and flags it added, so the keypad
+    step decides instead; the failure is kept as a fault. A claim a webhook step already followed stays."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is not None and call.followed_at is not None:
+            call.faults = list(call.faults or []) + [fault]
+        elif call is not None:
             call.decision = call.route_target = call.decided_at = None
             call.routed_early = False
             added = list(reasons)

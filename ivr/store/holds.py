@@ -1,10 +1,10 @@
 """Blank-call counters and policy holds (watch-list, temporary blocks) on caller numbers."""
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ivr.store.models import BlankCount, NumberHold, utcnow
+from ivr.store.models import BlankCount, NumberHold
 
 
 def count_blank(db, number, now):
@@ -55,15 +55,3 @@ def active_holds(db, now):
         return list(session.scalars(select(NumberHold).where(
             NumberHold.lifted_at.is_(None), NumberHold.expires_at > now)
             .order_by(NumberHold.kind, NumberHold.created_at.desc())))
-
-
-def lift(db, number, by, now=None):
-    """Lift the number's active holds and clear today's blank count; returns how many holds were lifted."""
-    now = now or utcnow()
-    with db.session() as session:
-        lifted = session.execute(update(NumberHold).where(
-            NumberHold.number == number, NumberHold.lifted_at.is_(None), NumberHold.expires_at > now)
-            .values(lifted_at=now, lifted_by=by[:64])).rowcount
-        # the operator vouched for the number: the next block needs a fresh run of blank calls
-        session.execute(delete(BlankCount).where(BlankCount.number == number, BlankCount.day == now.date()))
-        return lifted

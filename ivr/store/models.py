@@ -55,6 +55,8 @@ class Call(Base):
     decision: Mapped[str | None] = mapped_column(String(16))    # an ivr.vocabulary.Route: a desk or an ending
     route_target: Mapped[str | None] = mapped_column(String(128))
     routed_early: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when a webhook step carried out an early route too: from then on a failed live update cannot release it
+    followed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     risk: Mapped[float] = mapped_column(Float, default=0.0)
     faults: Mapped[list] = mapped_column(JSON, default=list)
@@ -96,6 +98,7 @@ class SpamNumber(Base):
     added_by: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(32), default="cli")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))    # None: until removed
 
 
 class BlankCount(Base):

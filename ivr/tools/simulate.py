@@ -249,9 +249,15 @@ class SimulatedCall:
         digit = "" if digit == "-" else digit
         menu = " ".join((say.text or "").strip() for say in verb.findall("Say"))
         self.outcome["said"].append(menu)
-        # A caller who knows the key presses it a couple of seconds into the menu; others hear it out and wait.
-        listen = 2.0 if digit else len(menu.split()) / WORDS_PER_SECOND + float(verb.get("timeout", 5))
-        nxt = self.wait(listen)
+        # A caller who knows the key presses it a couple of seconds into the menu; others hear it out, then say
+        # what they have to say (if they have not yet) and wait.
+        if digit:
+            nxt = self.wait(2.0)
+        else:
+            nxt = self.wait(len(menu.split()) / WORDS_PER_SECOND)
+            if nxt is None and self.stream is not None:
+                self.audio.speak.set()
+            nxt = nxt if nxt is not None else self.wait(float(verb.get("timeout", 5)))
         if nxt is not None:
             return nxt
         self.outcome["digits_sent"].append(digit)

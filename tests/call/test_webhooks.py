@@ -1,7 +1,7 @@
 
 import pytest
 
-from ivr.store import actions, calls
+from ivr.store import actions, callbacks, calls
 
 from conftest import call_params
 from helpers import answer, heard, keypad, twiml, verbs
@@ -179,6 +179,31 @@ def test_keypad_after_an_early_route_repeats_that_route(twilio_post, db):
     calls.claim_decision(db, sid, "emergency", "+15005550101", ["early"], early=True)
     root = keypad(twilio_post, sid, "3")
     assert root.find("Dial/Number").text == "+15005550101"
+
+
+def test_an_early_route_the_keypad_followed_survives_its_failed_live_update(twilio_post, db):
+    """The live update hangs, the keypad dials the emergency desk itself, then the update fails: the record keeps
+    the decision (the caller was dialled) and no false 'dropped' callback is queued."""
+    sid, _ = answer(twilio_post, From="+919812345678")
+    claimed = ("classifier: emergency 0.95", "early: routed while the caller was speaking")
+    calls.claim_decision(db, sid, "emergency", "+15005550101", claimed, early=True)
+    assert keypad(twilio_post, sid, None).find("Dial/Number").text == "+15005550101"
+    calls.release_decision(db, sid, claimed, {}, "early route failed: timed out")
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "emergency" and stored.faults == ["early route failed: timed out"]
+    assert twilio_post("/voice/status", {**call_params(sid), "CallStatus": "completed"}).status_code == 204
+    assert callbacks.pending(db) == []
+
+
+def test_keypad_after_a_released_early_route_decides_again(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    heard(db, sid, "my passport application", "inquiry", 0.9)
+    claimed = ("classifier: emergency 0.95",)
+    calls.claim_decision(db, sid, "emergency", "+15005550101", claimed, early=True)
+    calls.release_decision(db, sid, claimed, {}, "early route failed: 500")
+    root = keypad(twilio_post, sid, "2")
+    assert root.find("Dial/Number").text == "+15005550100"        # a fault on the call: the operator
+    assert calls.get_call(db, sid).decision == "operator"
 
 
 def test_keypad_for_an_unknown_call_goes_to_the_operator(twilio_post, db):

@@ -14,9 +14,26 @@ pytestmark = pytest.mark.e2e
 def test_caller_spoofing_our_own_line_passes_the_gate_with_1_and_is_routed(live_server, stand_in):
     outcome, stored = place(live_server, stand_in, "--from", "+15005550001", "--wav", wav("inquiry_passport"),
                             "--digit", "12")
-    assert outcome["verbs"][:3] == ["Gather", "Start", "Gather"] and "To reach the police" in outcome["said"][0]
+    assert outcome["verbs"][:3] == ["Start", "Gather", "Gather"] and "To reach the police" in outcome["said"][0]
     assert (outcome["result"], outcome["route_target"]) == ("dialled", "+15005550102")
     assert "gate" in stored.flags and stored.label == "inquiry"
+
+
+def test_a_caller_who_talks_at_the_gate_without_a_key_reaches_a_human(live_server, stand_in):
+    live_server.app.config["SCREEN_GATE_RISK"] = 0.0      # every caller meets the gate
+    outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_knife"), "--digit=---")
+    assert outcome["verbs"][:2] == ["Start", "Gather"] and outcome["digits_sent"][0] == ""
+    assert outcome["result"] == "dialled" and stored.decision in ("emergency", "operator")
+    assert "gate" in stored.flags and "blank" not in stored.flags
+
+
+def test_a_blocked_numbers_emergency_gets_through_and_lifts_the_block(live_server, stand_in):
+    db = live_server.app.extensions["ivr.db"]
+    holds.place(db, "+919812345678", "block", "10 blank calls on an earlier day", utcnow(), 24)
+    outcome, stored = place(live_server, stand_in, "--wav", wav("emergency_fire"), "--digit", "11")
+    assert outcome["verbs"][0] == "Start" and "To reach the police" in outcome["said"][0]
+    assert (outcome["result"], outcome["route_target"]) == ("dialled", "+15005550101")
+    assert "blocked" in stored.flags and holds.active_holds(db, utcnow()) == []
 
 
 def test_blank_call_is_counted_and_queued_for_callback(live_server, stand_in):

@@ -120,14 +120,15 @@ def test_repeated_calls_within_the_hour_raise_risk(db):
     assert verdict.risk == pytest.approx(0.3) and tuple(verdict.flags) == ("repeat-caller",)
 
 
-def test_watch_listed_number_has_more_risk_and_blocked_number_is_rejected(db):
+def test_watch_listed_number_has_more_risk_and_blocked_number_is_gated_never_rejected(db):
     holds.place(db, "+919812345678", "watch", "4 blank calls on 2026-11-21", NOW, 24)
     watched = screen(db, "+919812345678", now=NOW)
     assert watched.reasons == ("watch-list: 4 blank calls on 2026-11-21",) and watched.action == "answer"
     holds.place(db, "+919812345678", "block", "10 blank calls on 2026-11-21", NOW, 24)
     blocked = screen(db, "+919812345678", now=NOW)
-    assert blocked.action == "reject" and tuple(blocked.flags) == ("blocked",)
-    assert blocked.block_reason == "policy-block: 10 blank calls on 2026-11-21 (until 2026-11-22 12:00 UTC)"
+    assert blocked.action == "gate" and tuple(blocked.flags) == ("blocked", "watch-list", "gate")
+    assert blocked.flags["blocked"] == "policy-block: 10 blank calls on 2026-11-21 (until 2026-11-22 12:00 UTC)"
+    assert blocked.block_reason is None
     assert screen(db, "+919812345678", now=NOW + timedelta(hours=25)).action == "answer"
 
 
