@@ -91,8 +91,7 @@ def after_gate(db, sid, digit, attempt, config):
     arrived = time.time()
     call = calls.record_attempt(db, sid, digit)
     if call is None:
-        log.warning("gate for unknown call %s", sid)
-        return Decision(Route.OPERATOR, (f"gate: {digit or 'none'}", "fault: unknown call id"))
+        return _unknown_call("gate", sid, digit)
     if call.decision is not None and (followed := _follow(db, call)) is not None:
         return followed
     if digit == "5":
@@ -102,7 +101,7 @@ def after_gate(db, sid, digit, attempt, config):
     if digit == "1" or (digit is not None and attempt >= MAX_ATTEMPTS):
         return Step.PASS
     if digit is None:
-        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
+        call = _settled(db, sid, config, arrived)
         if _person_spoke(call, config):
             return Step.PASS
     if attempt < MAX_ATTEMPTS:
@@ -118,10 +117,9 @@ def after_keypad(db, sid, digit, attempt, config):
     arrived = time.time()
     call = calls.record_attempt(db, sid, digit)
     if call is None:
-        log.warning("keypad for unknown call %s", sid)
-        return Decision(Route.OPERATOR, (f"keypad: {digit or 'none'}", "fault: unknown call id"))
+        return _unknown_call("keypad", sid, digit)
     if call.decision is None:
-        call = calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
+        call = _settled(db, sid, config, arrived)
     if call.decision is not None and (followed := _follow(db, call)) is not None:
         return followed
     if digit is None and _blank(call, config):
@@ -175,6 +173,16 @@ def decide(call, digit, config):
     if call.stream_started_at is None:
         faults.append("media stream never connected")
     return reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
+
+
+def _unknown_call(menu, sid, digit):
+    log.warning("%s for unknown call %s", menu, sid)
+    return Decision(Route.OPERATOR, (f"{menu}: {digit or 'none'}", "fault: unknown call id"))
+
+
+def _settled(db, sid, config, arrived):
+    """The call once recognition has caught up with what the caller said before ARRIVED (bounded wait)."""
+    return calls.wait_until_settled(db, sid, config["IVR_DECISION_WAIT_SECONDS"], arrived - HEARD_SLACK_SECONDS)
 
 
 def _person_spoke(call, config):
