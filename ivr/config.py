@@ -9,14 +9,29 @@ DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key"
 
 
-def _float(env, key, default):
+class ConfigError(ValueError):
+    """A setting in the environment that cannot be used; the message names the variable and what it needs."""
+
+
+def _number(env, key, default, kind, what):
     value = env.get(key)
-    return float(value) if value not in (None, "") else default
+    if value in (None, ""):
+        return default
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        raise ConfigError(f"{key} must be {what}, not {value[:40]!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):    # nan, inf
+        raise ConfigError(f"{key} must be {what}, not {value[:40]!r}")
+    return number
+
+
+def _float(env, key, default):
+    return _number(env, key, default, float, "a number")
 
 
 def _int(env, key, default):
-    value = env.get(key)
-    return int(value) if value not in (None, "") else default
+    return _number(env, key, default, int, "a whole number")
 
 
 def _list(env, key, default):

@@ -178,16 +178,18 @@ class VoskRecognizer:
 
 
 def load_engine(name, vosk_model_path):
-    """Pick the engine: `vosk`, `pocketsphinx`, or `auto` (Vosk when a model is present)."""
-    if name == "vosk":
-        return VoskEngine(vosk_model_path)
-    if name == "pocketsphinx":
-        return PocketSphinxEngine()
-    if name == "auto":
-        if vosk_model_path and Path(vosk_model_path).is_dir() and any(Path(vosk_model_path).iterdir()):
+    """Pick the engine: `vosk`, `pocketsphinx`, or `auto` (Vosk when a model is present). A Vosk model that will
+    not load never stops the line: the embedded PocketSphinx takes over, with an error in the log."""
+    if name not in ("auto", "vosk", "pocketsphinx"):
+        raise EngineUnavailable(f"ASR_ENGINE must be auto, vosk or pocketsphinx, not {name!r}")
+    present = bool(vosk_model_path) and Path(vosk_model_path).is_dir() and any(Path(vosk_model_path).iterdir())
+    if name == "vosk" or (name == "auto" and present):
+        try:
             return VoskEngine(vosk_model_path)
-        return PocketSphinxEngine()
-    raise EngineUnavailable(f"ASR_ENGINE must be auto, vosk or pocketsphinx, not {name!r}")
+        except Exception as error:  # noqa: BLE001 - a broken model folder must not silence the line
+            log.error("Vosk model at %s does not load (%s): using PocketSphinx instead; fix the folder or download "
+                      "a model with `python -m ivr.speech.vosk_model NAME`", vosk_model_path, error)
+    return PocketSphinxEngine()
 
 
 def init_app(app):

@@ -93,7 +93,17 @@ def test_auto_picks_vosk_when_a_model_is_present(tmp_path):
 
 def test_vosk_without_a_model_says_how_to_get_one(tmp_path):
     with pytest.raises(EngineUnavailable, match="python -m ivr.speech.vosk_model"):
-        load_engine("vosk", str(tmp_path))
+        VoskEngine(str(tmp_path))
+
+
+@pytest.mark.parametrize("engine", ["auto", "vosk"])
+def test_a_vosk_folder_that_will_not_load_falls_back_to_pocketsphinx_loudly(tmp_path, caplog, engine):
+    """A wrong models/vosk must not stop the line (webhooks and fallback included): PocketSphinx takes over."""
+    (tmp_path / "am").mkdir()
+    (tmp_path / "am" / "final.mdl").write_bytes(b"not a kaldi model")
+    assert load_engine(engine, str(tmp_path)).name == "pocketsphinx"
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "does not load" in record.getMessage() and "python -m ivr.speech.vosk_model" in record.getMessage()
 
 
 def test_unknown_engine_name_is_refused():
