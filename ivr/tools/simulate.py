@@ -288,7 +288,8 @@ class SimulatedCall:
         target = verb.find("Number") if verb.find("Number") is not None else verb.find("Sip")
         target = (target.text or "").strip() if target is not None else None
         status = self.dial_statuses.pop(0) if self.dial_statuses else "completed"
-        self.outcome["dials"].append({"target": target, "status": status})
+        dial = {"target": target, "status": status}
+        self.outcome["dials"].append(dial)
         self.outcome["route_target"] = target
         if status in ("completed", "answered"):
             self.outcome["result"] = "dialled"
@@ -298,7 +299,14 @@ class SimulatedCall:
         nxt = self.wait(float(verb.get("timeout", 30)) if status == "no-answer" else 1.0)
         if nxt is not None or not verb.get("action"):
             return nxt
-        return self._follow(verb.get("action"), {"DialCallStatus": status, "DialCallDuration": "0"})
+        dial["ended_after_seconds"] = self._elapsed()
+        nxt = self._follow(verb.get("action"), {"DialCallStatus": status, "DialCallDuration": "0"})
+        dial["answered_after_seconds"] = self._elapsed()    # the app's next TwiML is in hand
+        return nxt
+
+    def _elapsed(self):
+        """Real seconds since the call started (for measuring the app, not scaled by --speed)."""
+        return round(time.monotonic() - self.started, 4)
 
     def _verb_enqueue(self, verb):
         """Wait in a queue: play the wait URL's TwiML again and again until a live update takes the caller out
@@ -314,6 +322,7 @@ class SimulatedCall:
             playable = isinstance(document, ET.Element) and len(document)
             nxt = self._play_wait(document, deadline) if playable else self.wait(1.0)
             if nxt is not None:
+                self.outcome["taken_after_seconds"] = self._elapsed()
                 self._left_queue(verb, "redirected", entered)
                 return nxt
         self._left_queue(verb, "hangup", entered)
