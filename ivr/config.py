@@ -84,6 +84,8 @@ def load_config(env=None):
         "IVR_BLANK_VOICE_SECONDS": _float(env, "IVR_BLANK_VOICE_SECONDS", 0.3),
         "IVR_STREAM_IDLE_SECONDS": _float(env, "IVR_STREAM_IDLE_SECONDS", 30.0),
         "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
+        "IVR_QUEUE_NAME": env.get("IVR_QUEUE_NAME", "ivr-hold")[:64],
+        "IVR_QUEUE_PAUSE_SECONDS": _int(env, "IVR_QUEUE_PAUSE_SECONDS", 15),
         # The control room: session cookies (Secure whenever the public URL is https) and live updates
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
         or env.get("PUBLIC_URL", "").startswith("https://"),

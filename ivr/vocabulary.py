@@ -1,9 +1,10 @@
-"""The words every stage shares, as data: the caller classes, where a call goes, and the flags a call carries.
+"""The words every stage shares, as data: the caller classes, where a call goes, the flags a call carries, and
+who is served first.
 
 Routes and flags are stored as these values (`calls.decision`, the keys of `calls.flags`); reasons stay
 free text for operators and are never parsed back into either.
 """
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 LABELS = ("emergency", "inquiry", "complaint", "spam")
 
@@ -46,3 +47,11 @@ class Flag(StrEnum):
     SUSPECTED_PRANK = "suspected-prank"
     SPAM_READING = "spam-reading"      # no key, and the words read as spam: a human decides, at low priority
     BLANK = "blank"
+
+
+class Priority(IntEnum):
+    """Who is served first, in the hold queue and at the callback desk: lower first, then longest wait."""
+    EMERGENCY = 0      # decided or read as an emergency, or a caller who pressed 5 because they cannot speak
+    CALLER = 1         # any other caller who was decided (and waited, or never reached a desk)
+    UNDECIDED = 2      # callback desk only: dropped before a decision, or a blank call
+    SPAM_READING = 3   # the words read as spam: a human still answers, after everyone else

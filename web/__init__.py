@@ -6,7 +6,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.config import DEV_SECRET_KEY
 from ivr.store.notify import Changes
-from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, holds, metrics
+from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, holds, metrics, queue
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 bp.register_blueprint(auth.bp)
@@ -16,6 +16,7 @@ bp.register_blueprint(charts.bp)
 bp.register_blueprint(callbacks.bp)
 bp.register_blueprint(alerts.bp)
 bp.register_blueprint(holds.bp)
+bp.register_blueprint(queue.bp)
 
 # Reachable without signing in; everything else on this blueprint needs an operator session.
 PUBLIC_ENDPOINTS = {"web.health", "web.auth.login", "web.static"}

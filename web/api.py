@@ -2,8 +2,9 @@
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ivr.call import hold
 from ivr.screening.numbers import normalise_number
-from ivr.store import actions, callbacks, calllist, calls, current_db, floods, holds, spam
+from ivr.store import actions, callbacks, calllist, calls, current_db, floods, holds, spam, waiting
 from ivr.store.models import utcnow
 from web import guard, present
 from web.holds import MAX_EXTEND_HOURS, extend_hours
@@ -162,15 +163,35 @@ def move_alert(alert_id):
 
 def _callback_dict(entry):
     return {"id": entry.id, "call_sid": entry.call_sid, "number": entry.number, "why": entry.why,
-            "status": entry.status, "attempts": entry.attempts, "outcomes": list(entry.outcomes or []),
+            "priority": present.priority_name(entry.priority), "status": entry.status, "attempts": entry.attempts, "outcomes": list(entry.outcomes or []),
             "created_at": present.iso(entry.created_at), "updated_at": present.iso(entry.updated_at)}
 
 
 @bp.get("/callbacks")
 def list_callbacks():
-    """The callback queue, oldest first; ?include_closed=1 adds finished and given-up entries after it."""
+    """The callback queue, by priority then oldest first; ?include_closed=1 adds finished and given-up entries after it."""
     rows = callbacks.pending(current_db(), _flag("include_closed"))
     return jsonify(callbacks=[_callback_dict(entry) for entry in rows])
+
+
+@bp.get("/queue")
+def list_queue():
+    """Callers waiting in the hold queue, next first."""
+    rows = waiting.waiting(current_db())
+    return jsonify(waiting=[present.waiting_dict(call, n) for n, call in enumerate(rows, start=1)])
+
+
+@bp.post("/queue/next")
+def take_next():
+    """Take the highest-priority waiting caller and dial them to ROUTE_OPERATOR (audited as `api`): 200 with
+    the caller, 404 when nobody waits, 502 when Twilio refused the live update (the caller keeps waiting)."""
+    target = current_app.config["ROUTE_OPERATOR"]
+    call, error = hold.take_next(current_db(), current_app.extensions["ivr.live"], current_app.config, "api", target)
+    if call is None:
+        abort(404, description="nobody is waiting")
+    if error:
+        abort(502, description=f"the caller is still waiting: {error}")
+    return jsonify(taken=call.sid, to=target, **{"from": call.from_number})
 
 
 @bp.get("/stats")

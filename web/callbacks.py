@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from ivr.store import callbacks
 from ivr.store import current_db
 from web import guard
+from web.present import priority_name
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -25,10 +26,11 @@ def list_url(endpoint):
 
 @bp.get("/callbacks")
 def queue():
-    """The callback queue: pending entries oldest first; ?all=1 adds finished and given-up ones after them."""
+    """The callback queue: pending entries by priority then oldest first; ?all=1 adds finished and given-up ones after them."""
     include_closed = request.args.get("all") == "1"
     rows = callbacks.pending(current_db(), include_closed)
-    return render_template("callbacks.html", rows=rows, include_closed=include_closed, outcomes=callbacks.OUTCOMES)
+    return render_template("callbacks.html", rows=rows, include_closed=include_closed, outcomes=callbacks.OUTCOMES,
+                           priority_name=priority_name)
 
 
 @bp.post("/callbacks/attempt")

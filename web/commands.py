@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ivr.screening.numbers import normalise_number
 from ivr.store import operators
 
 operator = AppGroup("operator", help="Manage control-room operators and admins.")
@@ -16,17 +17,29 @@ def _password(from_stdin):
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _phone(raw):
+    """An operator's phone as stored: a sip: address as given, a number in E.164, or None."""
+    raw = raw.strip()
+    if not raw or (raw.startswith("sip:") and 4 < len(raw) <= 128):
+        return raw or None
+    number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
+    if number is None:
+        raise click.BadParameter(f"{raw[:40]!r} is not a phone number or sip: address", param_hint="--phone")
+    return number
+
+
 @operator.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(operators.ROLES), default="operator", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-def create(name, role, password_stdin):
-    """Create operator NAME (or reset its password and role); the password is prompted for."""
+@click.option("--phone", default="", help="Phone number or sip: address that callers taken from the queue ring.")
+def create(name, role, password_stdin, phone):
+    """Create operator NAME (or reset its password, role and phone); the password is prompted for."""
     name = name.strip()
     if not name or len(name) > 64:
         raise click.BadParameter("1 to 64 characters", param_hint="NAME")
     try:
-        operators.create(current_app.extensions["ivr.db"], name, _password(password_stdin), role)
+        operators.create(current_app.extensions["ivr.db"], name, _password(password_stdin), role, _phone(phone))
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{role} {name} is ready")

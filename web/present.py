@@ -5,8 +5,8 @@ from ivr.screening.numbers import normalise_number
 from flask import current_app, request
 
 from ivr.store.calllist import FILTER_FLAGS, CallFilter, flags
-from ivr.store.models import aware
-from ivr.vocabulary import LABELS, Route
+from ivr.store.models import aware, utcnow
+from ivr.vocabulary import LABELS, Priority, Route
 
 MAX_PAGE = 200              # deeper than 200 pages, narrow the dates instead: OFFSET grows linearly
 MAX_PER_PAGE = 200
@@ -95,3 +95,20 @@ def call_dict(call):
             "route": route_of(call), "route_target": call.route_target, "routed_early": call.routed_early,
             "risk": call.risk, "reasons": list(call.reasons or []), "faults": list(call.faults or []),
             "flags": [{"flag": flag, "reason": reason} for flag, reason in flags(call)]}
+
+
+def priority_name(value):
+    """A stored ivr.vocabulary.Priority as operators read it (emergency, caller, undecided, spam-reading)."""
+    try:
+        return Priority(value).name.lower().replace("_", "-")
+    except ValueError:
+        return str(value)
+
+
+def waiting_dict(call, position):
+    """A caller waiting in the hold queue, as the queue page and the API see it."""
+    queued = aware(call.queued_at)
+    return {"position": position, "sid": call.sid, "from": call.from_number,
+            "priority": priority_name(call.queue_priority), "class": call.operator_label or call.label,
+            "route": call.decision, "flags": [{"flag": flag, "reason": reason} for flag, reason in flags(call)],
+            "queued_at": iso(queued), "waited_seconds": int((utcnow() - queued).total_seconds()) if queued else None}

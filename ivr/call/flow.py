@@ -9,7 +9,7 @@ from enum import Enum
 
 from ivr.call.routing import target_for
 from ivr.screening import blank_policy, numbers as screening
-from ivr.store import calls, settings
+from ivr.store import calls, settings, waiting
 from ivr.triage.classifier import Classification
 from ivr.triage.reconcile import Decision, Thresholds, reconcile
 from ivr.vocabulary import Flag, Route
@@ -20,12 +20,16 @@ MAX_ATTEMPTS = 2
 HEARD_SLACK_SECONDS = 0.5   # recognition counts as caught up when it has heard to within this of the key press
 DIGITS = set("0123456789*#")
 MACHINE_FLAGS = {Flag.ROBOCALL, Flag.SAME_RECORDING, Flag.FAX_TONE, Flag.MODEM_TONE}
+ANSWERED = ("completed", "answered")      # DialCallStatus of a dial that connected
+LEFT_QUEUE_DONE = ("hangup", "bridged", "redirected", "redirected-from-bridged")   # nobody left to route
 
 
 class Step(Enum):
     """A webhook step that does not decide the call yet."""
     RETRY = "retry"     # the menu (or gate) once more, with the silent-caller prompt
     PASS = "pass"       # through the keypad gate to the normal answer
+    HOLD = "hold"       # nobody answered: the hold queue
+    DONE = "done"       # the call needs nothing more from us
 
 
 def clean_digit(raw):
@@ -141,8 +145,37 @@ def end_blank(db, call, reason, config):
     return stands
 
 
+def after_dial(db, sid, route, status):
+    """A dial to ROUTE ended with STATUS: DONE when answered; a desk that did not answer hands the caller to the
+    operator; the operator not answering (one try: the queue is where operators find callers) is HOLD."""
+    if status in ANSWERED:
+        waiting.connected(db, sid)
+        return Step.DONE
+    log.warning("dial to %s for %s ended %r", route, sid, status)
+    if route != Route.OPERATOR:
+        return Decision(Route.OPERATOR)
+    if not sid:
+        return Decision(Route.OPERATOR, ("fault: no call id to hold",))
+    if waiting.enqueue(db, sid) is None:
+        log.warning("hold for unknown call %s: dialling the operator again", sid)
+        return Decision(Route.OPERATOR, ("fault: unknown call id",))
+    return Step.HOLD
+
+
+def after_queue(db, sid, result):
+    """The caller left the hold queue with Twilio's QueueResult: a caller who hung up is rung back; DONE unless
+    the caller is still on the line untaken (queue full, an error), who then goes to the operator."""
+    call = waiting.left(db, sid, result)
+    if result == "hangup" and call is not None:
+        blank_policy.after_queue_hangup(db, call)
+    if result in LEFT_QUEUE_DONE:
+        return Step.DONE
+    log.warning("%s left the hold queue with %r: dialling the operator", sid, result)
+    return Decision(Route.OPERATOR, (f"queue: left with {result or 'no result'}",))
+
+
 def after_status(db, call):
-    """A final status with no decision: the caller dropped before we decided, so the callback desk rings back."""
+    """A final status: a caller who dropped before we decided, or was never connected, is rung back."""
     try:
         blank_policy.after_drop(db, call)
     except Exception:  # noqa: BLE001 - the status callback must still be acknowledged

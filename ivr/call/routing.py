@@ -4,7 +4,7 @@ import logging
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import Dial, Enqueue, VoiceResponse
 
 from ivr.vocabulary import Route
 
@@ -17,8 +17,8 @@ ANNOUNCE = {
     Route.OPERATOR: "Connecting you to a police operator. Please stay on the line.",
 }
 BLANK_GOODBYE = "We could not hear you. If you need the police, please call again. Goodbye."
-NO_OPERATOR = "No operator is free. Please call again. Goodbye."
-OPERATOR_ATTEMPTS = 3
+WAITING = "All our operators are busy. Please stay on the line; you are number {position}."
+WAITING_PLAIN = "All our operators are busy. Please stay on the line."
 
 
 class Say:
@@ -47,14 +47,36 @@ def decision_twiml(route, config, dialled_url=None):
         goodbye(response, config, BLANK_GOODBYE)
     else:
         route = route if route.is_desk else Route.OPERATOR
-        Say(config)(response, ANNOUNCE[route])
-        dial = Dial(action=dialled_url, method="POST", timeout=config["ROUTE_DIAL_TIMEOUT"])
-        target = target_for(route, config)
-        if target.startswith("sip:"):
-            dial.sip(target)
-        else:
-            dial.number(target)
-        response.append(dial)
+        dial_twiml(response, config, target_for(route, config), dialled_url, ANNOUNCE[route])
+    return response
+
+
+def dial_twiml(response, config, target, dialled_url, announce=ANNOUNCE[Route.OPERATOR]):
+    """Say ANNOUNCE and dial TARGET (E.164 or sip:), with `dialled_url` hearing how the dial ended."""
+    Say(config)(response, announce)
+    dial = Dial(action=dialled_url, method="POST", timeout=config["ROUTE_DIAL_TIMEOUT"])
+    if target.startswith("sip:"):
+        dial.sip(target)
+    else:
+        dial.number(target)
+    response.append(dial)
+    return response
+
+
+def hold_twiml(config, wait_url, left_url):
+    """Put the caller in the hold queue (IVR_QUEUE_NAME): Twilio plays `wait_url` until an operator takes
+    them, and posts the QueueResult to `left_url` (both absolute) when they leave."""
+    response = VoiceResponse()
+    response.append(Enqueue(config["IVR_QUEUE_NAME"], wait_url=wait_url, wait_url_method="POST",
+                            action=left_url, method="POST"))
+    return response
+
+
+def wait_twiml(config, position=None):
+    """What a waiting caller hears, then a pause; Twilio fetches the wait URL again when it ends."""
+    response = VoiceResponse()
+    Say(config)(response, WAITING.format(position=position) if position else WAITING_PLAIN)
+    response.pause(length=config["IVR_QUEUE_PAUSE_SECONDS"])
     return response
 
 

@@ -17,9 +17,9 @@ def stream_url():
     return external("stream.media").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
 
-def dialled_url(route, attempt=1):
+def dialled_url(route):
     """Where Twilio posts how a dial to ROUTE's desk ended."""
-    return external("voice.dialled", route=str(route), attempt=attempt)
+    return external("voice.dialled", route=str(route))
 
 
 def dialled_urls():

@@ -10,7 +10,7 @@ from ivr.call.flow import Step
 from ivr.call.routing import Say
 from ivr.call.signatures import twilio_signed
 from ivr.call.urls import dialled_url, external, stream_url
-from ivr.store import calls
+from ivr.store import calls, waiting
 from ivr.triage.reconcile import Decision
 from ivr.vocabulary import DESKS, Route
 
@@ -125,28 +125,47 @@ def keypad():
     return route_response(step)
 
 
-def route_response(decision, attempt=1):
+def route_response(decision):
     """The TwiML that carries out DECISION."""
     route = decision.route
-    return twiml(routing.decision_twiml(route, current_app.config,
-                                        dialled_url(route, attempt) if route.is_desk else None))
+    return twiml(routing.decision_twiml(route, current_app.config, dialled_url(route) if route.is_desk else None))
 
 
 @bp.post("/dialled")
 @twilio_signed
 def dialled():
-    """A desk's dial ended: done if answered; otherwise the operator, a few times, before apologising."""
+    """A dial ended: done if answered; a desk that did not answer passes the caller to the operator, and an
+    operator who did not answer (once) puts them in the hold queue, never a goodbye (DESIGN principle 1)."""
     route = Route(request.args["route"]) if request.args.get("route") in DESKS else Route.OPERATOR
-    attempt = flow.clean_attempt(request.args.get("attempt"), routing.OPERATOR_ATTEMPTS)
-    status = request.form.get("DialCallStatus", "")
-    if status in ("completed", "answered"):
+    step = flow.after_dial(current_app.extensions["ivr.db"], _sid(), route, request.form.get("DialCallStatus", ""))
+    if step is Step.DONE:
         response = VoiceResponse()
         response.hangup()
         return twiml(response)
-    log.warning("dial to %s for %s ended %r", route, _sid(), status)
-    if route == Route.OPERATOR and attempt >= routing.OPERATOR_ATTEMPTS:
-        return twiml(routing.goodbye(VoiceResponse(), current_app.config, routing.NO_OPERATOR))
-    return route_response(Decision(Route.OPERATOR), attempt + 1 if route == Route.OPERATOR else 1)
+    if step is Step.HOLD:
+        return twiml(routing.hold_twiml(current_app.config, external("voice.wait"), external("voice.left_queue")))
+    return route_response(step)
+
+
+@bp.post("/wait")
+@twilio_signed
+def wait():
+    """The hold queue's wait URL: the caller's place in our priority order, then a pause; never a fault."""
+    try:
+        place = waiting.position(current_app.extensions["ivr.db"], _sid())
+    except Exception:  # noqa: BLE001 - the caller keeps waiting; the plain message needs no database
+        log.exception("queue position of %s unknown: plain wait message", _sid())
+        place = None
+    return twiml(routing.wait_twiml(current_app.config, place))
+
+
+@bp.post("/left-queue")
+@twilio_signed
+def left_queue():
+    """The caller left the hold queue (Enqueue action, with QueueResult): record it; a caller still on the line
+    for any other reason than being taken goes to the operator."""
+    step = flow.after_queue(current_app.extensions["ivr.db"], _sid(), (request.form.get("QueueResult") or "")[:32])
+    return twiml(VoiceResponse()) if step is Step.DONE else route_response(step)
 
 
 @bp.post("/status")
@@ -178,4 +197,6 @@ def fault(error):
     log.exception("fault in %s: caller goes to the operator", request.path)
     if request.endpoint == "voice.status":
         return Response(status=500)
+    if request.endpoint == "voice.wait":      # wait TwiML cannot <Dial>: the caller keeps their place
+        return twiml(routing.wait_twiml(current_app.config))
     return route_response(Decision(Route.OPERATOR, ("fault: webhook error",)))

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import phonenumbers
 
-from ivr.store import actions, caller_facts, callbacks, calls, holds
-from ivr.vocabulary import Flag
+from ivr.store import actions, caller_facts, callbacks, calls, holds, waiting
+from ivr.vocabulary import Flag, Route
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,21 @@ def _block(db, number, count, now, hours):
 
 
 def after_drop(db, call):
-    """A call that ended before any decision was made goes to the callback desk."""
-    if call.decision is None and call.status in calls.FINAL_STATUSES \
-            and countable(call.from_number):
+    """A call that ended before any decision, or decided for a desk but never connected to anyone (it rang
+    out, or the caller gave up waiting), goes to the callback desk; the unconnected by their priority."""
+    if call.status not in calls.FINAL_STATUSES or not countable(call.from_number):
+        return None
+    if call.decision is None:
         return callbacks.queue(db, call.sid, call.from_number, "dropped")
+    if Route(call.decision).is_desk and call.connected_at is None:
+        return callbacks.queue(db, call.sid, call.from_number, "unconnected", waiting.priority_of(call))
+    return None
+
+
+def after_queue_hangup(db, call):
+    """A caller who hung up while waiting in the hold queue is rung back, at the head of its priority."""
+    if countable(call.from_number):
+        return callbacks.queue(db, call.sid, call.from_number, "gave-up", waiting.priority_of(call))
     return None
 
 

@@ -4,17 +4,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ivr.store import audit
 from ivr.store.models import Callback, utcnow
+from ivr.vocabulary import Priority
 
 FINISHING_OUTCOMES = {"reached", "wrong-number", "not-needed"}   # no further attempt after these
 OUTCOMES = tuple(sorted(FINISHING_OUTCOMES | {"no-answer", "busy", "switched-off", "blank-again"}))
 MAX_NOTE_CHARS = 500
 
 
-def queue(db, call_sid, number, why):
-    """Queue a callback for a call (once per call); returns the entry or None if it was already queued."""
+def queue(db, call_sid, number, why, priority=Priority.UNDECIDED):
+    """Queue a callback for a call (once per call), worked by PRIORITY (an ivr.vocabulary.Priority) then age;
+    returns the entry or None if it was already queued."""
     try:
         with db.session() as session:
-            entry = Callback(call_sid=call_sid, number=number, why=why, outcomes=[])
+            entry = Callback(call_sid=call_sid, number=number, why=why, priority=int(priority), outcomes=[])
             session.add(entry)
         return entry
     except IntegrityError:
@@ -22,10 +24,10 @@ def queue(db, call_sid, number, why):
 
 
 def pending(db, include_closed=False):
-    """Callbacks to work, oldest first (all of them with include_closed: pending ones first)."""
+    """Callbacks to work, by priority then oldest first (all of them with include_closed: pending ones first)."""
     with db.reader() as session:
         closed_last = case((Callback.status == "pending", 0), else_=1)
-        query = select(Callback).order_by(closed_last, Callback.created_at, Callback.id)
+        query = select(Callback).order_by(closed_last, Callback.priority, Callback.created_at, Callback.id)
         if not include_closed:
             query = query.where(Callback.status == "pending")
         return list(session.scalars(query))

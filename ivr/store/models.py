@@ -76,6 +76,16 @@ class Call(Base):
     operator_label_by: Mapped[str | None] = mapped_column(String(64))
     operator_label_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # The hold queue (ivr.store.waiting): a caller waits from queued_at, served by queue_priority (an
+    # ivr.vocabulary.Priority) then wait; taken_* is the operator who took them; queue_result is Twilio's
+    # QueueResult when they left. connected_at is when a <Dial> to a desk or operator was answered.
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_priority: Mapped[int | None] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    queue_result: Mapped[str | None] = mapped_column(String(32))
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
     # The caller's digits reversed: "number ends with 45678" becomes an indexed prefix search.
     from_digits_reversed: Mapped[str] = mapped_column(String(32), default=_digits_reversed)
 
@@ -84,6 +94,8 @@ class Call(Base):
               postgresql_ops={"from_digits_reversed": "varchar_pattern_ops"}),
         # the flood window counts distinct callers per dialled line from this index
         Index("ix_calls_to_number_created_at", "to_number", "created_at"),
+        # who waits, in serving order: the wait URL counts the callers ahead from here
+        Index("ix_calls_queue_order", "queue_priority", "queued_at"),
     )
 
 
@@ -129,7 +141,8 @@ class NumberHold(Base):
 
 
 class Callback(Base):
-    """A caller the control room should ring back: dropped before a decision, or blank and not on watch."""
+    """A caller the control room should ring back: dropped before a decision, blank and not on watch, gave up
+    waiting in the hold queue, or decided for a desk and never connected."""
 
     __tablename__ = "callbacks"
 
@@ -139,6 +152,7 @@ class Callback(Base):
     why: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)   # pending | done | given-up
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=2)   # an ivr.vocabulary.Priority: worked lowest first
     outcomes: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -196,6 +210,7 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phone: Mapped[str | None] = mapped_column(String(128))   # E.164 or sip: where a caller they take is dialled
 
 
 class AuditEntry(Base):

@@ -10,8 +10,9 @@ MIN_PASSWORD_CHARS = 10
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
 
 
-def create(db, name, password, role="operator"):
-    """Create an operator or reset an existing one's password and role; returns the stored operator."""
+def create(db, name, password, role="operator", phone=None):
+    """Create an operator or reset an existing one's password, role and phone (E.164 or sip:, where callers
+    they take from the hold queue are dialled); returns the stored operator."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD_CHARS:
@@ -22,6 +23,7 @@ def create(db, name, password, role="operator"):
             operator = Operator(name=name)
             session.add(operator)
         operator.password_hash, operator.role, operator.active = generate_password_hash(password), role, True
+        operator.phone = phone
         return operator
 
 

@@ -3,11 +3,13 @@
     python -m ivr.tools.simulate --say "there is a fire at twelve main street" --digit 1
     python -m ivr.tools.simulate --wav tests/fixtures/audio/inquiry_fir.wav --digit 2
     python -m ivr.tools.simulate --silence
+    python -m ivr.tools.simulate --silence --digit 1 --dial-status no-answer,no-answer,completed
 
 It posts signed webhooks, follows the TwiML verb by verb (Say and Pause take their spoken time), streams
 the caller's audio as 8 kHz mu-law Media Streams frames over a signed WebSocket, presses keys at <Gather>,
-and runs a local stand-in for Twilio's REST API so live-call updates reach it (start the app with
-TWILIO_API_BASE=http://127.0.0.1:<api-port>).
+ends each <Dial> with the next --dial-status, waits in an <Enqueue> queue (fetching its wait URL again and
+again) until a live update takes the caller out or --queue-hangup seconds pass, and runs a local stand-in for
+Twilio's REST API so live-call updates reach it (start the app with TWILIO_API_BASE=http://127.0.0.1:<api-port>).
 """
 import argparse
 import base64
@@ -35,6 +37,7 @@ from ivr.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
 
 FRAME_BYTES = 160            # 20 ms of 8 kHz mu-law, as Twilio sends it
 WORDS_PER_SECOND = 2.6       # how long a <Say> takes
+DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 SILENCE = b"\xff" * FRAME_BYTES
 
 
@@ -159,11 +162,12 @@ class SimulatedCall:
         self.validator = RequestValidator(args.auth_token)
         self.digits = list(args.digit or "")
         self.prompt_digit = args.prompt_digit or ""
+        self.dial_statuses = list(args.dial_status)
         self.stream = None
         self.started = time.monotonic()
         self.outcome = {"call_sid": self.sid, "from": args.from_number, "to": args.to_number, "result": None,
                         "route_target": None, "routed_by": None, "live_updates": 0, "verbs": [], "said": [],
-                        "digits_sent": [], "errors": []}
+                        "digits_sent": [], "dials": [], "errors": []}
         self._last_action = "voice"
 
     def run(self):
@@ -286,12 +290,77 @@ class SimulatedCall:
         return self._follow((verb.text or "").strip(), {})
 
     def _verb_dial(self, verb):
+        """Ring the target; the call ends with the next --dial-status (default completed), posted to the action."""
         target = verb.find("Number") if verb.find("Number") is not None else verb.find("Sip")
-        self.outcome["result"] = "dialled"
-        self.outcome["route_target"] = (target.text or "").strip() if target is not None else None
-        if verb.get("action"):
-            self._follow(verb.get("action"), {"DialCallStatus": "completed", "DialCallDuration": "30"})
+        target = (target.text or "").strip() if target is not None else None
+        status = self.dial_statuses.pop(0) if self.dial_statuses else "completed"
+        dial = {"target": target, "status": status}
+        self.outcome["dials"].append(dial)
+        self.outcome["route_target"] = target
+        if status in ("completed", "answered"):
+            self.outcome["result"] = "dialled"
+            if verb.get("action"):
+                self._follow(verb.get("action"), {"DialCallStatus": status, "DialCallDuration": "30"})
+            return "end"
+        nxt = self.wait(float(verb.get("timeout", 30)) if status == "no-answer" else 1.0)
+        if nxt is not None or not verb.get("action"):
+            return nxt
+        dial["ended_after_seconds"] = self._elapsed()
+        nxt = self._follow(verb.get("action"), {"DialCallStatus": status, "DialCallDuration": "0"})
+        dial["answered_after_seconds"] = self._elapsed()    # the app's next TwiML is in hand
+        return nxt
+
+    def _elapsed(self):
+        """Real seconds since the call started (for measuring the app, not scaled by --speed)."""
+        return round(time.monotonic() - self.started, 4)
+
+    def _verb_enqueue(self, verb):
+        """Wait in a queue: play the wait URL's TwiML again and again until a live update takes the caller out
+        (Twilio then posts QueueResult=redirected), or --queue-hangup seconds pass (QueueResult=hangup)."""
+        entered, limit = time.monotonic(), self.args.queue_hangup
+        deadline = entered + limit / self.args.speed if limit is not None else None
+        self.outcome["queue_waits"] = 0
+        while deadline is None or time.monotonic() < deadline:
+            queued = str(int((time.monotonic() - entered) * self.args.speed))
+            document = self._follow(verb.get("waitUrl"), {"QueuePosition": "1", "QueueTime": queued,
+                                                          "AvgQueueTime": "0", "CurrentQueueSize": "1"})
+            self.outcome["queue_waits"] += 1
+            playable = isinstance(document, ET.Element) and len(document)
+            nxt = self._play_wait(document, deadline) if playable else self.wait(1.0)
+            if nxt is not None:
+                self.outcome["taken_after_seconds"] = self._elapsed()
+                self._left_queue(verb, "redirected", entered)
+                return nxt
+        self._left_queue(verb, "hangup", entered)
+        self.outcome["result"] = "hangup"
         return "end"
+
+    def _play_wait(self, document, deadline):
+        """Play wait TwiML (Say, Pause), cut short at the caller's deadline; a live update ends it."""
+        for verb in document:
+            if verb.tag == "Say":
+                text = (verb.text or "").strip()
+                if not self.outcome["said"] or self.outcome["said"][-1] != text:
+                    self.outcome["said"].append(text)
+                seconds = max(1.0, len(text.split()) / WORDS_PER_SECOND)
+            elif verb.tag == "Pause":
+                seconds = float(verb.get("length", 1))
+            else:
+                self.outcome["errors"].append(f"wait TwiML verb {verb.tag} is not simulated")
+                return self.wait(1.0)
+            if deadline is not None:
+                seconds = min(seconds, max(deadline - time.monotonic(), 0) * self.args.speed)
+            nxt = self.wait(seconds)
+            if nxt is not None:
+                return nxt
+        return None
+
+    def _left_queue(self, verb, result, entered):
+        queued = round((time.monotonic() - entered) * self.args.speed, 2)
+        self.outcome["queued_seconds"], self.outcome["queue_result"] = queued, result
+        if verb.get("action"):
+            self.post(urllib.parse.urljoin(self.args.url.rstrip("/") + "/voice", verb.get("action")),
+                      {"QueueResult": result, "QueueTime": str(int(queued))})
 
     def _verb_hangup(self, verb):
         self.outcome["result"] = self.outcome["result"] or "hangup"
@@ -340,6 +409,15 @@ def caller_audio(args):
     return CallerAudio(np.zeros(0, dtype=np.int16))
 
 
+def dial_statuses(raw):
+    """--dial-status: comma-separated DialCallStatus values."""
+    statuses = [item.strip() for item in raw.split(",") if item.strip()]
+    wrong = [status for status in statuses if status not in DIAL_STATUSES]
+    if wrong:
+        raise argparse.ArgumentTypeError(f"{', '.join(wrong)}: each must be one of {', '.join(DIAL_STATUSES)}")
+    return statuses
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     voice = parser.add_mutually_exclusive_group()
@@ -348,6 +426,11 @@ def parse_args(argv=None):
     voice.add_argument("--silence", action="store_true", help="a blank call: the caller says nothing (default)")
     parser.add_argument("--digit", default="", help="keys pressed at successive menus; '-' skips one (e.g. -5)")
     parser.add_argument("--prompt-digit", default="", help="key pressed during the opening prompt (5: cannot speak)")
+    parser.add_argument("--dial-status", type=dial_statuses, default=[],
+                        help="how successive <Dial>s end, comma-separated (e.g. no-answer,no-answer,completed); "
+                             "the rest end completed")
+    parser.add_argument("--queue-hangup", type=float, metavar="SECONDS",
+                        help="hang up after waiting this long in a queue (default: wait until taken)")
     parser.add_argument("--url", default=os.environ.get("SIMULATE_URL", "http://127.0.0.1:5000"))
     parser.add_argument("--from", dest="from_number", default="+919812345678")
     parser.add_argument("--to", dest="to_number", default="+15005550001")

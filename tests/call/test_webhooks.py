@@ -191,6 +191,7 @@ def test_an_early_route_the_keypad_followed_survives_its_failed_live_update(twil
     calls.release_decision(db, sid, claimed, {}, "early route failed: timed out")
     stored = calls.get_call(db, sid)
     assert stored.decision == "emergency" and stored.faults == ["early route failed: timed out"]
+    twilio_post("/voice/dialled?route=emergency", {**call_params(sid), "DialCallStatus": "completed"})
     assert twilio_post("/voice/status", {**call_params(sid), "CallStatus": "completed"}).status_code == 204
     assert callbacks.pending(db) == []
 
@@ -256,19 +257,32 @@ def test_status_for_an_unknown_call_is_accepted_and_ignored(twilio_post, db):
     assert calls.get_call(db, "CA-none") is None
 
 
-@pytest.mark.parametrize("route, status, attempt, expected", [
-    ("emergency", "completed", 1, ["Hangup"]),
-    ("emergency", "no-answer", 1, ["Say", "Dial"]),
-    ("operator", "busy", 1, ["Say", "Dial"]),
-    ("operator", "failed", 3, ["Say", "Hangup"]),
-    ("nonsense", "busy", 1, ["Say", "Dial"]),
+@pytest.mark.parametrize("route, status, expected", [
+    ("emergency", "completed", ["Hangup"]),
+    ("inquiry", "answered", ["Hangup"]),
+    ("emergency", "no-answer", ["Say", "Dial"]),
+    ("complaint", "busy", ["Say", "Dial"]),
+    ("operator", "no-answer", ["Enqueue"]),
+    ("operator", "failed", ["Enqueue"]),
+    ("nonsense", "busy", ["Enqueue"]),
 ])
-def test_dial_outcomes(twilio_post, route, status, attempt, expected):
-    root = twiml(twilio_post(f"/voice/dialled?route={route}&attempt={attempt}",
-                             {**call_params(), "DialCallStatus": status}))
+def test_dial_outcomes(twilio_post, db, route, status, expected):
+    """A desk that does not answer hands over to the operator; an operator who does not answer (once) puts the
+    caller in the hold queue: never a goodbye."""
+    sid, _ = answer(twilio_post)
+    root = twiml(twilio_post(f"/voice/dialled?route={route}", {**call_params(sid), "DialCallStatus": status}))
     assert verbs(root) == expected
+    stored = calls.get_call(db, sid)
+    assert (stored.connected_at is not None) == (expected == ["Hangup"])
+    assert (stored.queued_at is not None) == (expected == ["Enqueue"])
     if "Dial" in expected:
         assert root.find("Dial/Number").text == "+15005550100"
+        assert root.find("Dial").get("action") == "http://localhost/voice/dialled?route=operator"
+    if "Enqueue" in expected:
+        enqueue = root.find("Enqueue")
+        assert (enqueue.text, dict(enqueue.attrib)) == ("ivr-hold", {
+            "waitUrl": "http://localhost/voice/wait", "waitUrlMethod": "POST",
+            "action": "http://localhost/voice/left-queue", "method": "POST"})
 
 
 def test_a_hangup_stored_by_an_older_version_is_carried_out_as_the_operator(twilio_post, db):

@@ -90,10 +90,11 @@ def test_call_dropped_before_a_decision_is_queued_for_callback_once(twilio_post,
     assert [(c.call_sid, c.number, c.why) for c in callbacks.pending(db)] == [(sid, NUMBER, "dropped")]
 
 
-def test_decided_and_rejected_calls_are_not_called_back(twilio_post, db):
+def test_connected_and_rejected_calls_are_not_called_back(twilio_post, db):
     sid, _ = answer(twilio_post)
     heard(db, sid, "my purse was stolen", "complaint", 0.9)
     keypad(twilio_post, sid, "3")
+    twilio_post("/voice/dialled?route=complaint", {**call_params(sid), "DialCallStatus": "completed"})
     twilio_post("/voice/status", {**call_params(sid), "CallStatus": "completed"})
     withheld, _ = answer(twilio_post, From="anonymous")
     twilio_post("/voice/status", {**call_params(withheld), "CallStatus": "completed"})
