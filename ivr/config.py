@@ -61,6 +61,8 @@ def load_config(env=None):
         "TWILIO_API_BASE": env.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
         "TWILIO_API_TIMEOUT": _float(env, "TWILIO_API_TIMEOUT", 5.0),
         "DATABASE_URL": env.get("DATABASE_URL", f"sqlite:///{instance / 'ivr.sqlite3'}"),
+        # no database wait (statement, lock, write turn, pooled connection) lasts longer: Twilio gives up at 15 s
+        "DATABASE_DEADLINE_SECONDS": _float(env, "DATABASE_DEADLINE_SECONDS", 3.0),
         # Speech recognition
         "ASR_ENGINE": env.get("ASR_ENGINE", "auto"),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", str(ROOT / "models" / "vosk")),

@@ -3,11 +3,12 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
@@ -22,19 +23,27 @@ class Database:
         self._readers = None
         self._writers = nullcontext()
 
-    def configure(self, url):
+    def configure(self, url, deadline=None):
+        """Bind to URL. With DEADLINE (seconds) no statement, lock wait, write turn or pooled connection waits
+        longer, so a stalled database fails fast and the caller's webhook still answers (with the operator)."""
         url = normalise_url(url)
         if url.startswith("sqlite:///"):
-            self.engine = _sqlite_engine(url)
+            wait = deadline or 15.0
+            self.engine = _sqlite_engine(url, wait)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-            self.read_engine = _sqlite_engine(url)
+            self.read_engine = _sqlite_engine(url, wait)
             self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
             path = url.removeprefix("sqlite:///").split("?")[0]
             if path and path != ":memory:":
-                self._writers = WriterQueue(path + ".writer-lock")
+                self._writers = WriterQueue(path + ".writer-lock", wait)
         else:
-            self.engine = self.read_engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            limits = {"pool_timeout": deadline, "connect_args": {"connect_timeout": max(1, round(deadline))}} \
+                if deadline else {}
+            self.engine = self.read_engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                                           **limits)
+            if deadline:
+                event.listen(self.engine, "connect", _postgresql_timeouts(deadline))
             self._sessions = self._readers = sessionmaker(self.engine, expire_on_commit=False)
         return self
 
@@ -70,6 +79,22 @@ class Database:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
 
+    def probe(self):
+        """How the database is: "ok" when it answers a read and grants a write on the calls table within the
+        deadline, else "stalled", "read-only" or "error: …" (for /health and load balancers)."""
+        try:
+            self.ping()
+            with self.session() as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    if session.execute(text("SHOW transaction_read_only")).scalar() == "on":
+                        return "read-only"
+                    session.execute(text("LOCK TABLE calls IN ROW EXCLUSIVE MODE"))   # waits at most lock_timeout
+                else:
+                    session.execute(text("DELETE FROM calls WHERE 0"))      # a write statement, writing nothing
+        except Exception as error:  # noqa: BLE001 - the probe reports, it does not raise
+            return _describe(error)
+        return "ok"
+
 
 class WriterQueue:
     """SQLite allows one writer at a time, and a writer that finds the lock taken sleeps in steps of up to
@@ -79,7 +104,7 @@ class WriterQueue:
     so a write session opened inside another one on the same thread does not wait for itself."""
 
     def __init__(self, path, timeout=15.0):
-        self.path, self.timeout = path, timeout
+        self.path, self.timeout = path, timeout    # at most this long for a write turn (a stalled writer)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._fd = None
@@ -91,12 +116,24 @@ class WriterQueue:
                 raise sqlite3.OperationalError(f"database is locked: no write turn in {self.timeout:.0f} s")
             try:   # opened per transaction: nothing to leak, and nothing shared with a forked child
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._flock(time.monotonic() + self.timeout)
             except BaseException:
                 self._release()
                 raise
         self._local.depth = depth + 1
         return self
+
+    def _flock(self, deadline):
+        """The cross-process turn, waited for at most until DEADLINE (flock itself has no timeout)."""
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: no write turn in {self.timeout:.0f} s (another process)") from None
+                time.sleep(0.002)
 
     def __exit__(self, *_exc):
         self._local.depth -= 1
@@ -125,8 +162,8 @@ def normalise_url(url):
     return url
 
 
-def _sqlite_engine(url):
-    engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+def _sqlite_engine(url, timeout):
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -149,6 +186,30 @@ def _sqlite_begin_immediate(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _postgresql_timeouts(deadline):
+    """A connect hook: every statement and lock wait on this connection gives up after DEADLINE seconds."""
+    milliseconds = int(deadline * 1000)
+
+    def on_connect(dbapi_conn, _record):
+        autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {milliseconds}")
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+        dbapi_conn.autocommit = autocommit
+
+    return on_connect
+
+
+def _describe(error):
+    text_ = str(error).lower()
+    if "read-only" in text_ or "readonly" in text_:
+        return "read-only"
+    if any(sign in text_ for sign in ("lock timeout", "statement timeout", "database is locked", "queuepool limit",
+                                      "timeout expired", "timed out")):
+        return "stalled"
+    return f"error: {type(error).__name__}"
+
+
 def current_db():
     """The current app's Database (in requests and CLI commands)."""
     return current_app.extensions["ivr.db"]
@@ -156,4 +217,4 @@ def current_db():
 
 def init_app(app):
     """Give the app its own Database (app.extensions["ivr.db"]) for DATABASE_URL."""
-    app.extensions["ivr.db"] = Database().configure(app.config["DATABASE_URL"])
+    app.extensions["ivr.db"] = Database().configure(app.config["DATABASE_URL"], app.config["DATABASE_DEADLINE_SECONDS"])
