@@ -38,6 +38,7 @@ class Flag(StrEnum):
     FLOOD = "flood"
     GATE = "gate"
     ROBOCALL = "robocall"              # the same recording as another number's call
+    NUMBER_RANGE = "number-range"      # one of several numbers from one range calling the line within a minute
     SAME_RECORDING = "same-recording"  # the same recording as this number's earlier call
     FAX_TONE = "fax-tone"
     MODEM_TONE = "modem-tone"
@@ -46,3 +47,11 @@ class Flag(StrEnum):
     SUSPECTED_PRANK = "suspected-prank"
     SPAM_READING = "spam-reading"      # no key, and the words read as spam: a human decides, at low priority
     BLANK = "blank"
+
+
+class AlertKind(StrEnum):
+    """What an alert on a dialled line is about (`flood_alerts.kind`)."""
+    FLOOD = "flood"                # distinct callers far above the line's normal rate
+    CAMPAIGN = "campaign"          # many numbers playing the same recording
+    NUMBER_RANGE = "number-range"  # consecutive numbers from one range
+    BLANK_BURST = "blank-burst"    # short blank calls far above the line's normal rate
