@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, func, or_, select
 from ivr.store.models import Call, FloodAlert, NumberHold, SpamNumber
 from ivr.vocabulary import AlertKind, Route
 
+FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 PREFIX_MARK = "*"     # a spam-list entry ending in * covers every number that starts with it
 
 
@@ -74,6 +75,14 @@ def gather(db, number, line, now, rules, flood_bar=(5, 3), sid="", range_prefix=
 
 def _first(holds, kind):
     return next((hold for hold in holds if hold.kind == kind), None)
+
+
+def short_blank_calls(db, line, since, short_seconds):
+    """Calls on LINE since SINCE that ended blank, or dropped undecided within `short_seconds`."""
+    dropped = (Call.decision.is_(None) & Call.status.in_(FINAL_STATUSES) & (Call.duration <= short_seconds))
+    with db.reader() as session:
+        return session.scalar(select(func.count()).select_from(Call).where(
+            Call.to_number == line, Call.created_at >= since, or_(Call.decision == Route.BLANK, dropped)))
 
 
 def had_emergency(db, number, now, hours=24):
