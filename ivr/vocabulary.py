@@ -39,6 +39,7 @@ class Flag(StrEnum):
     FLOOD = "flood"
     GATE = "gate"
     ROBOCALL = "robocall"              # the same recording as another number's call
+    NUMBER_RANGE = "number-range"      # one of several numbers from one range calling the line within a minute
     SAME_RECORDING = "same-recording"  # the same recording as this number's earlier call
     FAX_TONE = "fax-tone"
     MODEM_TONE = "modem-tone"
@@ -55,3 +56,11 @@ class Priority(IntEnum):
     CALLER = 1         # any other caller who was decided (and waited, or never reached a desk)
     UNDECIDED = 2      # callback desk only: dropped before a decision, or a blank call
     SPAM_READING = 3   # the words read as spam: a human still answers, after everyone else
+
+
+class AlertKind(StrEnum):
+    """What an alert on a dialled line is about (`flood_alerts.kind`)."""
+    FLOOD = "flood"                # distinct callers far above the line's normal rate
+    CAMPAIGN = "campaign"          # many numbers playing the same recording
+    NUMBER_RANGE = "number-range"  # consecutive numbers from one range
+    BLANK_BURST = "blank-burst"    # short blank calls far above the line's normal rate

@@ -129,7 +129,7 @@ def _flag(name):
 
 
 def _alert_dict(alert):
-    return {"id": alert.id, "line": alert.line, "callers": alert.callers, "window_seconds": alert.window_seconds,
+    return {"id": alert.id, "line": alert.line, "kind": alert.kind, "detail": alert.detail, "callers": alert.callers, "window_seconds": alert.window_seconds,
             "status": alert.status, "notes": list(alert.notes or []), "created_at": present.iso(alert.created_at),
             "updated_at": present.iso(alert.updated_at)}
 

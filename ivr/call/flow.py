@@ -75,16 +75,21 @@ def _follow(db, call):
     return stored_decision(call)
 
 
-def incoming(db, sid, raw_from, to, region, stir, config):
-    """Screen (unless SCREEN_ENABLED is off) and record a new call; returns the screening verdict."""
+def incoming(db, sid, raw_from, to, region, stir, config, now=None):
+    """Record a new call's arrival, then screen it (unless SCREEN_ENABLED is off); returns the screening verdict.
+
+    The arrival is committed before screening counts the line, so of callers arriving at the same instant, at
+    any process, the last to count sees them all. `now` is for replays with a simulated clock."""
+    raw = (raw_from or "").strip()[:screening.MAX_NUMBER_CHARS]
+    number = screening.normalise_number(raw, region) or raw or "unknown"
+    calls.open_call(db, sid, number, (to or "")[:64], created_at=now)
     if config["SCREEN_ENABLED"]:
         rules = screening.Rules.from_config(config, settings.overrides(db, config["SCREEN_SETTINGS_TTL"]))
-        verdict = screening.screen(db, raw_from, region, to, stir, rules)
+        verdict = screening.screen(db, raw_from, region, to, stir, rules, now, sid)
     else:
-        raw = (raw_from or "").strip()[:screening.MAX_NUMBER_CHARS]
-        verdict = screening.Screening(screening.normalise_number(raw, region) or raw or "unknown", "answer", 0.0, ())
-    calls.open_call(db, sid, verdict.number, (to or "")[:64], verdict.risk, verdict.reasons, verdict.flags,
-                    verdict.block_reason)
+        verdict = screening.Screening(number, "answer", 0.0, ())
+    if verdict.reasons or verdict.flags or verdict.risk:
+        calls.record_screening(db, sid, verdict.risk, verdict.reasons, verdict.flags, verdict.block_reason)
     if verdict.action == "reject":
         claim(db, sid, Decision(Route.REJECT), config)
     return verdict

@@ -103,7 +103,7 @@ class CallListener:
         """A sign of a machine in the caller's audio (tone, talk-over) or the audio fingerprint."""
         if finding.flag == FINGERPRINT and self.fingerprints is None:
             return None
-        return robocall.on_finding(self.db, self.fingerprints, sid, finding)
+        return robocall.on_finding(self.db, self.fingerprints, sid, finding, self.config)
 
     @guarded
     def fault(self, sid, what):

@@ -3,12 +3,13 @@
 Counters and holds live in the database, so every gunicorn process applies the same policy.
 """
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import phonenumbers
 
-from ivr.store import actions, caller_facts, callbacks, calls, holds, waiting
-from ivr.vocabulary import Flag, Route
+from ivr.screening.thresholds import above_normal
+from ivr.store import actions, caller_facts, callbacks, calls, floods, holds, line_baseline, waiting
+from ivr.vocabulary import AlertKind, Flag, Route
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def countable(number):
 def after_blank(db, sid, number, config, now=None):
     """Count a blank call; watch-list and block at the thresholds; queue a callback unless the number is on watch."""
     now = now or datetime.now(timezone.utc)
+    blank_burst(db, sid, config, now)
     if not countable(number):
         return None
     was_watched = holds.active(db, number, "watch", now) is not None
@@ -38,6 +40,29 @@ def after_blank(db, sid, number, config, now=None):
     if not was_watched:
         callbacks.queue(db, sid, number, "blank")
     return count
+
+
+def blank_burst(db, sid, config, now):
+    """Alert the call's line when its short blank calls in the last SCREEN_BLANK_BURST_SECONDS are far above the
+    line's whole normal call volume for that long (withheld numbers count here: it is about the line)."""
+    call = calls.get_call(db, sid)
+    if call is None or not call.to_number:
+        return None
+    window = config["SCREEN_BLANK_BURST_SECONDS"]
+    blanks = caller_facts.short_blank_calls(db, call.to_number, now - timedelta(seconds=window),
+                                            config["SCREEN_BLANK_SHORT_SECONDS"])
+    normal = line_baseline.rate(db, call.to_number, now, window, config["SCREEN_BASELINE_DAYS"],
+                                config["SCREEN_BASELINE_TTL"]) * window
+    bar = above_normal(config["SCREEN_BLANK_BURST_CALLS"], normal, config["SCREEN_FLOOD_FACTOR"],
+                       config["SCREEN_FLOOD_SIGMAS"])
+    if blanks < bar:
+        return None
+    detail = f"blank-burst: {blanks} short blank calls on {call.to_number} within {window:g} s (burst at {bar})"
+    alert = floods.raise_alert(db, call.to_number, blanks, window, now, config["SCREEN_FLOOD_COOLDOWN"],
+                               AlertKind.BLANK_BURST, detail)
+    if alert is not None:
+        log.warning("blank-burst alert %d: %s", alert.id, detail)
+    return alert
 
 
 def _block(db, number, count, now, hours):

@@ -135,19 +135,24 @@ def floods_move(alert_id, status, note, by):
 
 
 @floods.command("set")
-@click.option("--callers", type=click.IntRange(2, 10_000), help="Distinct callers that make a flood.")
+@click.option("--callers", type=click.IntRange(2, 10_000), help="Distinct callers that make a flood on a new line (the floor).")
 @click.option("--seconds", type=click.FloatRange(0.5, 3600), help="The sliding window, in seconds.")
 @click.option("--cooldown", type=click.FloatRange(0, 86_400), help="Seconds between alerts for one line.")
 @click.option("--exit-callers", type=click.IntRange(1, 10_000),
               help="While the alert is open, flood mode lasts down to this many callers.")
+@click.option("--factor", type=click.FloatRange(1.0, 100), help="A flood is this many times the line's normal ...")
+@click.option("--sigmas", type=click.FloatRange(1.0, 50), help="... plus this many standard deviations of chance.")
+@click.option("--campaign-numbers", type=click.IntRange(2, 10_000),
+              help="Numbers playing one recording that make a campaign.")
+@click.option("--range-numbers", type=click.IntRange(2, 10_000), help="Numbers of one range that flag a range.")
 @click.option("--by", default="cli", show_default=True)
-def floods_set(callers, seconds, cooldown, exit_callers, by):
+def floods_set(by, **values):
     """Change the flood thresholds now, for every process (within SCREEN_SETTINGS_TTL seconds)."""
-    changes = {"SCREEN_FLOOD_CALLERS": callers, "SCREEN_FLOOD_SECONDS": seconds, "SCREEN_FLOOD_COOLDOWN": cooldown,
-               "SCREEN_FLOOD_EXIT_CALLERS": exit_callers}
-    changes = {key: value for key, value in changes.items() if value is not None}
+    changes = {f"SCREEN_FLOOD_{name.upper()}" if name not in ("campaign_numbers", "range_numbers")
+               else f"SCREEN_{name.upper()}": value for name, value in values.items() if value is not None}
     if not changes:
-        raise click.UsageError("give at least one of --callers, --seconds, --cooldown, --exit-callers")
+        raise click.UsageError("give at least one of --callers, --seconds, --cooldown, --exit-callers, --factor, "
+                               "--sigmas, --campaign-numbers, --range-numbers")
     for key, value in changes.items():
         settings_store.put(current_db(), key, float(value), by)
     floods_settings.callback(reset=False)

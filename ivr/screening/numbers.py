@@ -6,16 +6,17 @@ or a flood never does. High risk, a block or a flooded line answers behind a gat
 what has happened").
 """
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from ivr.store import caller_facts, floods
+from ivr.screening.thresholds import flood_bar
+from ivr.store import caller_facts, floods, line_baseline
 from ivr.store.models import aware
-from ivr.vocabulary import Flag
+from ivr.vocabulary import AlertKind, Flag
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,27 @@ class Rules:
     flood_seconds: float = 5.0
     flood_cooldown: float = 300.0
     flood_exit_callers: int = 3     # an open alert keeps the line in flood mode down to this many callers
+    flood_factor: float = 1.0       # flood bar: max(flood_callers, factor x normal + sigmas x sqrt(normal))
+    flood_sigmas: float = 5.0
+    baseline_days: int = 7          # earlier days whose same hour counts as the line's normal
+    baseline_ttl: float = 60.0      # seconds each process keeps a line's normal rate
+    range_numbers: int = 4          # numbers of one range on a line within range_seconds that flag the calls
+    range_digits: int = 2
+    range_seconds: float = 60.0
 
     @classmethod
     def from_config(cls, config, overrides=None):
         """Rules from the app config, with any thresholds an operator changed at run time on top."""
         config = {**config, **(overrides or {})}
         own = {config.get(f"ROUTE_{desk}", "") for desk in ("EMERGENCY", "INQUIRY", "COMPLAINT", "OPERATOR")}
+        keys = {"repeat_calls": "REPEAT_CALLS", "flood_callers": "FLOOD_CALLERS", "flood_seconds": "FLOOD_SECONDS",
+                "flood_cooldown": "FLOOD_COOLDOWN", "flood_exit_callers": "FLOOD_EXIT_CALLERS",
+                "flood_factor": "FLOOD_FACTOR", "flood_sigmas": "FLOOD_SIGMAS", "baseline_days": "BASELINE_DAYS",
+                "baseline_ttl": "BASELINE_TTL", "range_numbers": "RANGE_NUMBERS", "range_digits": "RANGE_DIGITS",
+                "range_seconds": "RANGE_SECONDS"}
         return cls(config["SCREEN_GATE_RISK"], frozenset(filter(None, own | set(config["SCREEN_OWN_NUMBERS"]))),
-                   frozenset(config["SCREEN_EMERGENCY_CODES"]), config["SCREEN_REPEAT_CALLS"],
-                   config["SCREEN_FLOOD_CALLERS"], config["SCREEN_FLOOD_SECONDS"], config["SCREEN_FLOOD_COOLDOWN"],
-                   config["SCREEN_FLOOD_EXIT_CALLERS"])
+                   frozenset(config["SCREEN_EMERGENCY_CODES"]),
+                   **{field_: config[f"SCREEN_{key}"] for field_, key in keys.items()})
 
 
 @dataclass(frozen=True)
@@ -162,22 +174,40 @@ def check_watch(caller, facts, rules):
 
 
 def check_flood(caller, facts, rules):
-    """Flood mode is not risk of this caller: it puts every caller on the line behind the gate. It starts at
-    `flood_callers` distinct callers in the window and, while the line's alert is open, lasts until fewer than
-    `flood_exit_callers` remain (hysteresis: a flood that dips for a moment does not flap the gate)."""
-    callers = len(facts.line_callers | {caller.number or caller.raw})
+    """Flood mode is not risk of this caller: it puts every caller on the line behind the gate. It starts when the
+    distinct callers in the window are far above the line's normal (`facts.flood_bar`) and, while the line's
+    alert is open, lasts until they are back near normal (hysteresis: a flood that dips does not flap the gate)."""
     if not caller.line:
         return None
-    within = f"{callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s"
-    if callers >= rules.flood_callers:
+    callers = len(facts.line_callers | {caller.number or caller.raw})
+    entry, stay = facts.flood_bar
+    within = (f"{callers} distinct callers on {caller.line} within {rules.flood_seconds:g} s (flood at {entry}; "
+              f"normal {facts.baseline * rules.flood_seconds:.1f})")
+    if callers >= entry:
         return Risk(0.0, Flag.FLOOD, f"flood: {within}")
-    if facts.flood_alert is not None and callers >= rules.flood_exit_callers:
+    if facts.flood_alert is not None and callers >= stay:
         return Risk(0.0, Flag.FLOOD, f"flood: {within}, alert {facts.flood_alert} still open")
     return None
 
 
+def check_number_range(caller, facts, rules):
+    """Several numbers of one range (alike but for the last digits) calling the line within a minute: a
+    robocaller stepping through a block. Risk only: an office's numbers are alike too."""
+    numbers = len(facts.range_callers | {caller.number})
+    if _range_prefix(caller, rules) is None or numbers < rules.range_numbers:
+        return None
+    return Risk(0.2, Flag.NUMBER_RANGE, f"number-range: {numbers} numbers {_range_prefix(caller, rules)}"
+                f"{'x' * rules.range_digits} called {caller.line} within {rules.range_seconds:g} s")
+
+
+def _range_prefix(caller, rules):
+    if not (caller.valid and caller.number and caller.line) or rules.range_digits < 1:
+        return None
+    return caller.number[:-rules.range_digits]
+
+
 CHECKS = (check_withheld, check_valid, check_number_type, check_spoofed_line, check_stir, check_repeat,
-          check_block, check_watch, check_flood)
+          check_block, check_watch, check_number_range, check_flood)
 GATING_FLAGS = {Flag.FLOOD: "line in flood mode", Flag.BLOCKED: "number under a blank-call block"}
 
 
@@ -209,27 +239,40 @@ def rejection(number, facts):
     return None
 
 
-def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None):
-    """Screen a caller ID: the spam list rejects; the checks give risk, reasons, flags and the action."""
+def screen(db, raw_from, region="IN", to="", stir="", rules=None, now=None, sid=""):
+    """Screen a caller ID: the spam list rejects; the checks give risk, reasons, flags and the action.
+    `sid` is the caller's own call, when it is already recorded (ivr.call.flow.incoming records it first)."""
     rules, now = rules or Rules(), now or datetime.now(timezone.utc)
     caller = Caller.read(raw_from, to, stir, region)
     number = caller.number or caller.raw or "unknown"
-    facts = caller_facts.gather(db, number, caller.line, now, rules)
+    facts = _facts(db, caller, number, now, rules, sid)
     verdict = rejection(number, facts)
     if verdict is not None:
         return verdict
     verdict = combine(number, [found for check in CHECKS if (found := check(caller, facts, rules)) is not None],
                       rules)
     if Flag.FLOOD in verdict.flags and facts.flood_alert is None:
-        _alert(db, caller.line, len(facts.line_callers | {number}), rules, now)
+        _alert(db, caller.line, AlertKind.FLOOD, len(facts.line_callers | {number}), rules.flood_seconds,
+               verdict.flags[Flag.FLOOD], rules, now)
+    if Flag.NUMBER_RANGE in verdict.flags:
+        _alert(db, caller.line, AlertKind.NUMBER_RANGE, len(facts.range_callers | {number}), rules.range_seconds,
+               verdict.flags[Flag.NUMBER_RANGE], rules, now)
     return verdict
 
 
-def _alert(db, line, callers, rules, now):
-    alert = floods.raise_alert(db, line, callers, rules.flood_seconds, now, rules.flood_cooldown)
+def _facts(db, caller, number, now, rules, sid):
+    """The caller's facts, judged against the line's normal rate (cached per line for `baseline_ttl`)."""
+    baseline = line_baseline.rate(db, caller.line, now, rules.flood_seconds, rules.baseline_days,
+                                  rules.baseline_ttl) if caller.line else 0.0
+    bar = flood_bar(rules, baseline)
+    facts = caller_facts.gather(db, number, caller.line, now, rules, bar, sid, _range_prefix(caller, rules))
+    return replace(facts, baseline=baseline)
+
+
+def _alert(db, line, kind, count, window, detail, rules, now):
+    alert = floods.raise_alert(db, line, count, window, now, rules.flood_cooldown, kind, detail)
     if alert is not None:
-        log.warning("call flood on %s: %d distinct callers within %g s (alert %d)", line, callers,
-                    rules.flood_seconds, alert.id)
+        log.warning("%s alert %d on %s: %s", kind, alert.id, line, detail)
 
 
 def _digits(raw):

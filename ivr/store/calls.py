@@ -19,14 +19,22 @@ def _locked(session, sid):
     return session.scalar(select(Call).where(Call.sid == sid).with_for_update())
 
 
-def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=None, block_reason=None):
+def open_call(db, sid, from_number, to_number, risk=0.0, reasons=(), flags=None, block_reason=None, created_at=None):
     """Create the call record; a retried (or concurrent) webhook for the same sid gets the existing one."""
+    arrived = {} if created_at is None else {"created_at": created_at, "updated_at": created_at}
     with db.session() as session:
         session.execute(upsert(session, Call).values(
             sid=sid, from_number=from_number, to_number=to_number, risk=risk, reasons=list(reasons), faults=[],
-            status="ringing", flags=_flags(flags), block_reason=block_reason and block_reason[:300])
+            status="ringing", flags=_flags(flags), block_reason=block_reason and block_reason[:300], **arrived)
             .on_conflict_do_nothing(index_elements=[Call.sid]))
         return session.scalar(select(Call).where(Call.sid == sid))
+
+
+def record_screening(db, sid, risk, reasons, flags, block_reason=None):
+    """Store what screening found on a call recorded at its arrival."""
+    with db.session() as session:
+        session.execute(update(Call).where(Call.sid == sid).values(
+            risk=risk, reasons=list(reasons), flags=_flags(flags), block_reason=block_reason and block_reason[:300]))
 
 
 def _flags(flags):

@@ -1,5 +1,5 @@
 """Stored audio fingerprints, read back by every process to match new calls against recent ones."""
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ivr.store.models import AudioFingerprint
@@ -7,11 +7,13 @@ from ivr.store.models import AudioFingerprint
 RESCAN = 50     # ids are handed out before commit, so a slightly older id can appear late: look back a little
 
 
-def save(db, sid, number, data):
-    """Store one call's fingerprint (once per call); returns its id or None if it was stored already."""
+def save(db, sid, number, data, recording=None, now=None):
+    """Store one call's fingerprint (once per call) with the recording it plays (the sid of the first call heard
+    with it); returns its id or None if it was stored already."""
+    when = {} if now is None else {"created_at": now}
     try:
         with db.session() as session:
-            row = AudioFingerprint(call_sid=sid, number=number, hashes=data)
+            row = AudioFingerprint(call_sid=sid, number=number, hashes=data, recording=recording or sid, **when)
             session.add(row)
             session.flush()
             return row.id
@@ -26,3 +28,16 @@ def since(db, last_id, limit):
                                       AudioFingerprint.hashes).where(AudioFingerprint.id > last_id - RESCAN)
                                .order_by(AudioFingerprint.id.desc()).limit(limit)).all()
     return list(reversed(rows))
+
+
+def recording_of(db, sid):
+    """The recording a call's fingerprint was filed under (None when it has none)."""
+    with db.reader() as session:
+        return session.scalar(select(AudioFingerprint.recording).where(AudioFingerprint.call_sid == sid))
+
+
+def numbers_playing(db, recording, since):
+    """Distinct numbers whose calls played RECORDING since SINCE."""
+    with db.reader() as session:
+        return session.scalar(select(func.count(AudioFingerprint.number.distinct())).where(
+            AudioFingerprint.recording == recording, AudioFingerprint.created_at >= since))

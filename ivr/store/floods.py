@@ -6,22 +6,25 @@ from sqlalchemy.exc import IntegrityError
 
 from ivr.store import audit
 from ivr.store.models import FloodAlert, utcnow
+from ivr.vocabulary import AlertKind
 
 TRANSITIONS = {"new": {"investigating", "closed"}, "investigating": {"closed"}, "closed": set()}
 STATUSES = tuple(TRANSITIONS)
 MAX_NOTE_CHARS = 500
 
 
-def raise_alert(db, line, callers, window_seconds, now, cooldown_seconds):
-    """Store an alert unless the line had one within the cooldown; returns the new alert or None."""
+def raise_alert(db, line, callers, window_seconds, now, cooldown_seconds, kind=AlertKind.FLOOD, detail=""):
+    """Store an alert of KIND unless the line had one within the cooldown; returns the new alert or None."""
     with db.reader() as session:
         recent = session.scalar(select(FloodAlert.id).where(
-            FloodAlert.line == line, FloodAlert.created_at > now - timedelta(seconds=cooldown_seconds)).limit(1))
+            FloodAlert.line == line, FloodAlert.kind == kind,
+            FloodAlert.created_at > now - timedelta(seconds=cooldown_seconds)).limit(1))
     if recent is not None:
         return None
     try:
         with db.session() as session:
-            alert = FloodAlert(line=line, bucket=int(now.timestamp() // max(cooldown_seconds, 1)), callers=callers,
+            alert = FloodAlert(line=line, kind=str(kind), detail=detail[:300], callers=callers,
+                               bucket=int(now.timestamp() // max(cooldown_seconds, 1)),
                                window_seconds=window_seconds, created_at=now, updated_at=now, notes=[])
             session.add(alert)
         return alert

@@ -159,13 +159,16 @@ class Callback(Base):
 
 
 class FloodAlert(Base):
-    """Many distinct callers on one dialled line within seconds; worked new -> investigating -> closed."""
+    """Something wrong on one dialled line (a flood of callers, a recorded campaign, a number range, a burst of
+    blank calls); worked new -> investigating -> closed."""
 
     __tablename__ = "flood_alerts"
-    __table_args__ = (UniqueConstraint("line", "bucket"),)
+    __table_args__ = (UniqueConstraint("line", "kind", "bucket", name="uq_flood_alerts_line_kind_bucket"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="flood", server_default="flood")   # an ivr.vocabulary.AlertKind
+    detail: Mapped[str] = mapped_column(String(300), default="", server_default="")          # why, for operators
     bucket: Mapped[int] = mapped_column(Integer)     # start time // cooldown: two processes cannot both raise one
     callers: Mapped[int] = mapped_column(Integer)
     window_seconds: Mapped[float] = mapped_column(Float)
@@ -185,6 +188,8 @@ class AudioFingerprint(Base):
     number: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     hashes: Mapped[bytes] = mapped_column(LargeBinary)   # uint32 pairs (hash, frame), little-endian
+    # the call sid of the first call heard with this recording: calls sharing it are one campaign
+    recording: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ScreenSetting(Base):

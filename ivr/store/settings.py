@@ -8,7 +8,8 @@ from sqlalchemy import delete, select
 from ivr.store.models import ScreenSetting, utcnow
 
 TUNABLE = {"SCREEN_FLOOD_CALLERS": int, "SCREEN_FLOOD_SECONDS": float, "SCREEN_FLOOD_COOLDOWN": float,
-           "SCREEN_FLOOD_EXIT_CALLERS": int}
+           "SCREEN_FLOOD_EXIT_CALLERS": int, "SCREEN_FLOOD_FACTOR": float, "SCREEN_FLOOD_SIGMAS": float,
+           "SCREEN_CAMPAIGN_NUMBERS": int, "SCREEN_RANGE_NUMBERS": int}
 _cache, _lock = weakref.WeakKeyDictionary(), threading.Lock()   # per Database: (expires, values)
 
 

@@ -12,7 +12,6 @@ healthy baseline, how many answers dial the operator (the fault path) and how ma
 import argparse
 import http.client
 import json
-import os
 import sys
 import tempfile
 import threading

@@ -44,7 +44,7 @@ def test_ordinary_caller_has_no_risk(db):
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
 from ivr.screening.numbers import Rules  # noqa: E402
-from ivr.store import calls, floods, holds  # noqa: E402
+from ivr.store import calls, holds  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 LINE = "+15005550001"
@@ -130,61 +130,6 @@ def test_watch_listed_number_has_more_risk_and_blocked_number_is_gated_never_rej
     assert blocked.flags["blocked"] == "policy-block: 10 blank calls on 2026-11-21 (until 2026-11-22 12:00 UTC)"
     assert blocked.block_reason is None
     assert screen(db, "+919812345678", now=NOW + timedelta(hours=25)).action == "answer"
-
-
-def test_flood_of_distinct_callers_gates_the_line_and_raises_one_alert(db):
-    now = datetime.now(timezone.utc)
-    for i in range(4):
-        calls.open_call(db, f"CA-f{i}", f"+9198123456{i:02d}", LINE)
-    verdict = screen(db, "+919812345699", to=LINE, now=now)
-    assert verdict.action == "gate" and "flood" in verdict.flags and verdict.risk == 0.0
-    assert verdict.reasons == (f"flood: 5 distinct callers on {LINE} within 5 s", "gate: line in flood mode")
-    assert screen(db, "+919812345699", to=LINE, now=now).action == "gate"
-    assert [(a.line, a.callers, a.status) for a in floods.alerts(db)] == [(LINE, 5, "new")]
-    assert screen(db, "+919812345699", to="+15005550002", now=now).action == "answer"
-
-
-def test_flood_mode_ends_when_the_rate_falls(db):
-    for i in range(6):
-        calls.open_call(db, f"CA-g{i}", f"+9198123456{i:02d}", LINE)
-    later = datetime.now(timezone.utc) + timedelta(seconds=6)
-    assert screen(db, "+919812345699", to=LINE, now=later).action == "answer"
-
-
-def _age_calls(db, sids, seconds):
-    from sqlalchemy import update
-
-    from ivr.store.models import Call
-    with db.session() as session:
-        session.execute(update(Call).where(Call.sid.in_(sids))
-                        .values(created_at=datetime.now(timezone.utc) - timedelta(seconds=seconds)))
-
-
-def test_flood_mode_lasts_while_the_alert_is_open_until_fewer_than_the_exit_count_remain(db):
-    now = datetime.now(timezone.utc)
-    for i in range(4):
-        calls.open_call(db, f"CA-k{i}", f"+9198123456{i:02d}", LINE)
-    assert screen(db, "+919812345699", to=LINE, now=now).action == "gate"          # 5 callers: flood, alert
-    [alert] = floods.alerts(db)
-    _age_calls(db, ["CA-k0", "CA-k1"], seconds=10)                                 # the rate falls to 3 ...
-    held = screen(db, "+919812345698", to=LINE, now=now)
-    assert held.action == "gate"                                                   # ... above the exit count
-    assert held.reasons[0] == f"flood: 3 distinct callers on {LINE} within 5 s, alert {alert.id} still open"
-    assert len(floods.alerts(db)) == 1                                             # no second alert for it
-    _age_calls(db, ["CA-k2"], seconds=10)
-    assert screen(db, "+919812345697", to=LINE, now=now).action == "answer"       # 2 left: below the exit count
-
-
-def test_closing_the_alert_ends_flood_mode_and_a_line_without_one_needs_the_full_count(db):
-    now = datetime.now(timezone.utc)
-    for i in range(4):
-        calls.open_call(db, f"CA-m{i}", f"+9198123456{i:02d}", LINE)
-    assert screen(db, "+919812345699", to=LINE, now=now).action == "gate"
-    _age_calls(db, ["CA-m0", "CA-m1"], seconds=10)
-    [alert] = floods.alerts(db)
-    floods.move(db, alert.id, "closed", "handled with the carrier", "op 5")
-    assert screen(db, "+919812345698", to=LINE, now=now).action == "answer"
-    assert screen(db, "+919812345698", to="+15005550002", now=now).action == "answer"
 
 
 def test_one_caller_many_times_is_not_a_flood(db):
