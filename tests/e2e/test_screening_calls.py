@@ -1,9 +1,10 @@
 """Whole calls through screening: the keypad gate, a blank call's counter and callback, a robocall campaign."""
+import threading
 import time
 
 import pytest
 
-from ivr.store import callbacks, calls, holds
+from ivr.store import callbacks, calls, floods, holds
 from ivr.store.models import utcnow
 
 from helpers import place, wav
@@ -56,3 +57,23 @@ def test_same_recording_from_two_numbers_is_flagged_as_a_robocall(live_server, s
     assert "robocall" not in calls.get_call(db, first.sid).flags
     assert "robocall" in second.flags and second.risk >= 0.4
     assert any(r.startswith(f"robocall: same recording as call {first.sid} from +919812345601") for r in second.audio_reasons)
+
+
+def test_simulated_callers_just_over_the_floor_at_the_same_instant_raise_the_alert_every_time(live_server, stand_in):
+    """Twilio at its worst: six simulated calls (the floor is five) start together, on two fresh lines in turn."""
+    db = live_server.app.extensions["ivr.db"]
+    for burst, line in enumerate(("+15005550061", "+15005550062")):
+        barrier, outcomes = threading.Barrier(6), []
+
+        def ring(i, burst=burst, line=line):
+            barrier.wait()
+            outcomes.append(place(live_server, stand_in, "--silence", "--to", line,
+                                  "--from", f"+91{98_1234_0000 + 7_919 * (10 * burst + i) ** 2}", speed=8)[0])
+
+        threads = [threading.Thread(target=ring, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert len(outcomes) == 6 and all(not outcome["errors"] for outcome in outcomes)
+        assert [alert.line for alert in floods.alerts(db) if alert.line == line] == [line], f"burst {burst}"
