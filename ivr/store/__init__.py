@@ -112,11 +112,12 @@ class WriterQueue:
     def __enter__(self):
         depth = getattr(self._local, "depth", 0)
         if depth == 0:
+            deadline = time.monotonic() + self.timeout      # one deadline for both turns, in and across processes
             if not self._lock.acquire(timeout=self.timeout):   # as SQLite's own busy timeout would
                 raise sqlite3.OperationalError(f"database is locked: no write turn in {self.timeout:.0f} s")
             try:   # opened per transaction: nothing to leak, and nothing shared with a forked child
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._flock(time.monotonic() + self.timeout)
+                self._flock(deadline)
             except BaseException:
                 self._release()
                 raise

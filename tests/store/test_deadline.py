@@ -1,7 +1,6 @@
 """A stalled or read-only database: webhooks still answer within Twilio's 15 s (with the operator), and /health
 says what is wrong."""
 import threading
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -46,14 +45,23 @@ def test_a_stalled_database_still_answers_the_caller_with_the_operator_in_time(s
     staller.start()
     try:
         assert held.wait(5)
-        params = call_params()
-        started = time.monotonic()
-        response = client.post("/voice", data=params, headers={"X-Twilio-Signature": sign("http://localhost/voice",
-                                                                                          params)})
-        took = time.monotonic() - started
-        root = ET.fromstring(response.data)
-        assert response.status_code == 200 and root.find("Dial/Number").text == "+15005550100"
-        assert took < DEADLINE * 4, f"/voice answered after {took:.1f} s"
+        answers = []
+
+        def ring():
+            params = call_params()
+            answers.append(client.post("/voice", data=params,
+                                       headers={"X-Twilio-Signature": sign("http://localhost/voice", params)}))
+
+        callers = [threading.Thread(target=ring) for _ in range(3)]     # they queue for the write turn together
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(30)
+        assert staller.is_alive(), "the answers came only after the database was released"
+        for response in answers:
+            assert response.status_code == 200
+            assert ET.fromstring(response.data).find("Dial/Number").text == "+15005550100"
+        assert len(answers) == 3
         health = client.get("/health")
         assert health.status_code == 503 and health.json["database"] == "stalled"
     finally:
