@@ -83,8 +83,7 @@ def correct_class(sid):
 def add_spam():
     """Add a number to the spam list (its next call is rejected unanswered), from the list or a call's page."""
     raw, reason = request.form.get("number", ""), request.form.get("reason", "").strip()[:MAX_REASON_CHARS]
-    back = request.form.get("back") or url_for(".index")
-    back = back if back.startswith("/") and not back.startswith("//") else url_for(".index")
+    back = guard.same_site_path(request.form.get("back"), url_for(".index"))
     number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
     if number is None:
         flash(f"Not added: {raw[:40]!r} is not a phone number.", "error")

@@ -90,7 +90,8 @@ def test_session_cookie_is_secure_behind_https(database_url, stand_in):
 
 def test_public_https_with_the_development_secret_is_refused(database_url, stand_in):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        make_app(database_url, stand_in, PUBLIC_URL="https://ivr.example.org")
+        make_app(database_url, stand_in, PUBLIC_URL="https://ivr.example.org", SECRET_KEY="dev-secret-key",
+                 IVR_DEV_MODE=True)
 
 
 def test_deactivated_operator_loses_the_session(operator_client, db):
@@ -132,9 +133,10 @@ def _routes(app):
 
 
 def _all_routes():
-    from conftest import ACCOUNT, TOKEN
+    from conftest import ACCOUNT, SECRET, TOKEN
     from ivr import create_app
     app = create_app({"DATABASE_URL": "sqlite:///:memory:", "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                      "SECRET_KEY": SECRET,
                       "ASR_ENGINE": "pocketsphinx"})
     routes = list(_routes(app))
     app.extensions["ivr.db"].engine.dispose()
