@@ -1,5 +1,6 @@
 """Signing in: same-site redirects after login and from forms, development secrets, the login throttle,
 password checks outside write transactions, and sessions revoked at logout and when an operator is disabled."""
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,28 @@ def test_development_mode_is_off_unless_asked_for_and_only_bin_start_asks():
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     assert "IVR_DEV_MODE" not in web
     assert 'export IVR_DEV_MODE="${IVR_DEV_MODE:-1}"' in (ROOT / "bin" / "start").read_text()
+
+
+def test_passwords_are_checked_with_no_transaction_open(db, monkeypatch):
+    operators.create(db, "asha", PASSWORD)
+    open_sessions, seen = [], []
+
+    def tracked(factory):
+        @contextmanager
+        def session():
+            open_sessions.append(factory)
+            try:
+                with factory() as inner:
+                    yield inner
+            finally:
+                open_sessions.remove(factory)
+        return session
+
+    monkeypatch.setattr(db, "session", tracked(db.session))
+    monkeypatch.setattr(db, "reader", tracked(db.reader))
+    check = operators.check_password_hash
+    monkeypatch.setattr(operators, "check_password_hash", lambda *args: seen.append(len(open_sessions)) or check(*args))
+    assert operators.authenticate(db, "asha", PASSWORD).name == "asha"
+    assert operators.authenticate(db, "asha", "wrong") is None and operators.authenticate(db, "nobody", "x") is None
+    assert seen == [0, 0, 0]
+    assert operators.get(db, operators.authenticate(db, "asha", PASSWORD).id).last_login_at is not None
