@@ -84,7 +84,8 @@ def load_config(env=None):
         "WEB_PAGE_SIZE": _int(env, "WEB_PAGE_SIZE", 50),
         "WEB_EVENTS_POLL_SECONDS": _float(env, "WEB_EVENTS_POLL_SECONDS", 0.3),
         "WEB_EVENTS_MAX_SECONDS": _int(env, "WEB_EVENTS_MAX_SECONDS", 300),
-        "WEB_EVENTS_PER_SESSION": _int(env, "WEB_EVENTS_PER_SESSION", 3),
+        # a page left or reloaded holds its stream until the next heartbeat write (up to 5 s) notices: room for that
+        "WEB_EVENTS_PER_SESSION": _int(env, "WEB_EVENTS_PER_SESSION", 8),
         # failed sign-ins allowed per name and address, and per address, within the window
         "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
         "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),

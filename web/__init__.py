@@ -65,6 +65,7 @@ def init_app(app):
     """Register the pages, the API and the metrics (ivr.config.refuse_dev_defaults has vetted SECRET_KEY)."""
     app.permanent_session_lifetime = timedelta(hours=app.config["WEB_SESSION_HOURS"])
     app.extensions["ivr.changes"] = Changes(app.extensions["ivr.db"].engine)
+    app.extensions["web.stream_slots"] = calls.StreamSlots()
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
     metrics.init_app(app)

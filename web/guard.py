@@ -60,12 +60,12 @@ def refuse_nul_bytes():
 
 
 def load_operator():
-    """Put the signed-in operator on g (None when signed out or deactivated since)."""
+    """Put the signed-in operator on g (None when signed out, revoked or deactivated since)."""
     g.operator = None
     operator_id = session.get("operator_id")
     if operator_id is not None:
         operator = operators.get(current_app.extensions["ivr.db"], operator_id)
-        if operator is not None and operator.active:
+        if operators.session_valid(operator, session.get("epoch")):
             g.operator = operator
         else:
             session.clear()

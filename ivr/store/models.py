@@ -196,6 +196,18 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # in every session cookie; logout and disable bump it, so each cookie signed before stops working
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts on one key (an address, or an address and a name) in a fixed window: the throttle."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditEntry(Base):

@@ -21,6 +21,8 @@ def create(db, name, password, role="operator"):
         if operator is None:
             operator = Operator(name=name)
             session.add(operator)
+        else:
+            operator.session_epoch += 1     # a new password signs out every session of the old one
         operator.password_hash, operator.role, operator.active = generate_password_hash(password), role, True
         return operator
 
@@ -50,5 +52,19 @@ def count(db):
 
 
 def deactivate(db, name):
+    """Disable an operator and revoke their sessions; False when there is no such operator."""
     with db.session() as session:
-        return session.execute(update(Operator).where(Operator.name == name).values(active=False)).rowcount > 0
+        return session.execute(update(Operator).where(Operator.name == name).values(
+            active=False, session_epoch=Operator.session_epoch + 1)).rowcount > 0
+
+
+def revoke_sessions(db, operator_id):
+    """Every session cookie signed so far for this operator stops working (logout)."""
+    with db.session() as session:
+        session.execute(update(Operator).where(Operator.id == operator_id).values(
+            session_epoch=Operator.session_epoch + 1))
+
+
+def session_valid(operator, epoch):
+    """Whether a session cookie carrying EPOCH still signs in OPERATOR."""
+    return operator is not None and operator.active and operator.session_epoch == epoch
