@@ -22,3 +22,10 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_starting(server):
+    """Refuse development secrets in the master, before any worker boots: gunicorn prints an UnsafeConfig
+    (a RuntimeError) as one "Error:" line and exits 1, where a worker's failure would print a traceback each."""
+    from ivr.config import load_config, refuse_dev_defaults
+    refuse_dev_defaults(load_config())

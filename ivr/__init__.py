@@ -9,7 +9,7 @@ from ivr.call import routing, transport, webhooks
 from ivr.screening import commands, robocall
 from ivr.speech import engines
 from ivr.triage import classifier
-from ivr.config import DEV_AUTH_TOKEN, load_config
+from ivr.config import load_config, refuse_dev_defaults
 
 
 def create_app(overrides=None):
@@ -19,7 +19,7 @@ def create_app(overrides=None):
     app.config.update(overrides or {})
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    _refuse_dev_token_in_public(app)
+    refuse_dev_defaults(app.config)
 
     store.init_app(app)
     classifier.init_app(app)
@@ -33,11 +33,3 @@ def create_app(overrides=None):
     commands.init_app(app)
     return app
 
-
-def _refuse_dev_token_in_public(app):
-    """A public https deployment with the development auth token would accept forged webhooks."""
-    public = app.config["PUBLIC_URL"]
-    if app.config["TWILIO_AUTH_TOKEN"] == DEV_AUTH_TOKEN:
-        if public.startswith("https://"):
-            raise RuntimeError("TWILIO_AUTH_TOKEN is the development default while PUBLIC_URL is https: set the real token")
-        logging.getLogger(__name__).warning("TWILIO_AUTH_TOKEN is the development default: fine for the simulator only")

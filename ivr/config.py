@@ -9,7 +9,11 @@ DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key"
 
 
-class ConfigError(ValueError):
+class UnsafeConfig(RuntimeError):
+    """A setting left at its development default outside development mode; the message names what to set."""
+
+
+class ConfigError(RuntimeError):
     """A setting in the environment that cannot be used; the message names the variable and what it needs."""
 
 
@@ -49,6 +53,8 @@ def load_config(env=None):
     instance = ROOT / "instance"
     return {
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        # bin/start sets it: only then may SECRET_KEY and TWILIO_AUTH_TOKEN keep their development defaults
+        "IVR_DEV_MODE": _bool(env, "IVR_DEV_MODE", False),
         "PORT": _int(env, "PORT", 5000),
         "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -97,8 +103,23 @@ def load_config(env=None):
         "WEB_PAGE_SIZE": _int(env, "WEB_PAGE_SIZE", 50),
         "WEB_EVENTS_POLL_SECONDS": _float(env, "WEB_EVENTS_POLL_SECONDS", 0.3),
         "WEB_EVENTS_MAX_SECONDS": _int(env, "WEB_EVENTS_MAX_SECONDS", 300),
+        # a page left or reloaded holds its stream until the next heartbeat write (up to 5 s) notices: room for that
+        "WEB_EVENTS_PER_SESSION": _int(env, "WEB_EVENTS_PER_SESSION", 8),
+        # failed sign-ins allowed per name and address, and per address, within the window
+        "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
+        "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),
+        "WEB_LOGIN_WINDOW_MINUTES": _int(env, "WEB_LOGIN_WINDOW_MINUTES", 15),
         **screening_config(env),
     }
+
+
+def refuse_dev_defaults(config):
+    """Raise UnsafeConfig when a secret keeps its development default outside development mode (or behind
+    https, where real callers and operators connect): forged sessions and webhooks would pass."""
+    for key, default in (("SECRET_KEY", DEV_SECRET_KEY), ("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN)):
+        if config[key] == default and (not config["IVR_DEV_MODE"] or config["PUBLIC_URL"].startswith("https://")):
+            raise UnsafeConfig(f"{key} is the development default: set {key} (IVR_DEV_MODE=1 allows the "
+                               f"default for local development over http only)")
 
 
 def screening_config(env):

@@ -19,6 +19,7 @@ from ivr.tools.simulate import ApiStandIn
 
 
 TOKEN = "test-auth-token"
+SECRET = "test-secret-" + "s" * 32
 API_KEY = "k" * 40
 ACCOUNT = "AC" + "1" * 32
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -52,6 +53,7 @@ def database_url(request, tmp_path):
 
 def make_app(database_url, stand_in, **overrides):
     app = create_app({"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                      "SECRET_KEY": SECRET,
                       "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
                       "IVR_DECISION_WAIT_SECONDS": 1.0, **overrides})
     create_schema(app.extensions["ivr.db"].engine)

@@ -4,7 +4,6 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ivr.config import DEV_SECRET_KEY
 from ivr.store.notify import Changes
 from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, holds, metrics, queue
 
@@ -24,6 +23,7 @@ PUBLIC_ENDPOINTS = {"web.health", "web.auth.login", "web.static"}
 
 @bp.before_request
 def _guard():
+    guard.refuse_nul_bytes()
     guard.load_operator()
     if request.endpoint not in PUBLIC_ENDPOINTS:
         denied = guard.require_login()
@@ -59,11 +59,10 @@ def health():
 
 
 def init_app(app):
-    """Register the pages, the API and the metrics; refuse a public deployment with the development secret."""
-    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and app.config["PUBLIC_URL"].startswith("https://"):
-        raise RuntimeError("SECRET_KEY is the development default while PUBLIC_URL is https: set a random secret")
+    """Register the pages, the API and the metrics (ivr.config.refuse_dev_defaults has vetted SECRET_KEY)."""
     app.permanent_session_lifetime = timedelta(hours=app.config["WEB_SESSION_HOURS"])
     app.extensions["ivr.changes"] = Changes(app.extensions["ivr.db"].engine)
+    app.extensions["web.stream_slots"] = calls.StreamSlots()
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
     metrics.init_app(app)

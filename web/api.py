@@ -17,6 +17,7 @@ MAX_REASON_CHARS = 500
 
 @bp.before_request
 def _key():
+    guard.refuse_nul_bytes()
     return guard.check_api_key()
 
 

@@ -1,25 +1,15 @@
 """Signing operators in and out."""
 import logging
+import secrets
 from datetime import timedelta
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from ivr.store import audit, operators
-from ivr.store.models import utcnow
+from ivr.store import audit, logins, operators
 from web import guard
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
-
-MAX_FAILURES = 5                    # per name and address, within FAILURE_WINDOW
-FAILURE_WINDOW = timedelta(minutes=15)
-
-
-def _safe_next(target):
-    """Only a path on this site: an open redirect would let a phishing link borrow our login page."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.calls.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -29,28 +19,48 @@ def login():
     first_run = operators.count(db) == 0
     if request.method == "GET":
         return render_template("login.html", first_run=first_run, next=request.args.get("next", ""))
-    name = request.form.get("name", "").strip()[:64]
-    attempt = f"{name}@{request.remote_addr}"
-    if audit.count_since(db, "login.failed", attempt, utcnow() - FAILURE_WINDOW) >= MAX_FAILURES:
-        log.warning("sign-in for %r from %s refused: too many failures", name, request.remote_addr)
+    name, address = request.form.get("name", "").strip()[:64], request.remote_addr or ""
+    if _throttled(db, name, address):
+        minutes = current_app.config["WEB_LOGIN_WINDOW_MINUTES"]
         return render_template("login.html", first_run=first_run, next="",
-                               error="Too many failed sign-ins. Wait 15 minutes or ask an admin."), 429
+                               error=f"Too many failed sign-ins. Wait {minutes} minutes or ask an admin."), 429
     operator = operators.authenticate(db, name, request.form.get("password", "")[:1024])
     if operator is None:
-        log.warning("failed sign-in for %r from %s", name, request.remote_addr)
-        audit.add(db, "anonymous", "login.failed", attempt)
+        log.warning("failed sign-in for %r from %s", name, address)
+        audit.add(db, "anonymous", "login.failed", f"{name}@{address}")
         return render_template("login.html", first_run=first_run, next=request.form.get("next", ""),
                                error="Wrong name or password."), 401
+    logins.forgive(db, *logins.keys(name, address), _window())
+    _start_session(operator)
+    log.info("operator %s signed in", operator.name)
+    return redirect(guard.same_site_path(request.form.get("next"), url_for("web.calls.index")))
+
+
+def _window():
+    return timedelta(minutes=current_app.config["WEB_LOGIN_WINDOW_MINUTES"])
+
+
+def _throttled(db, name, address):
+    """Count this attempt; True when its name and address, or its address alone, is over the limit."""
+    tries, from_address = logins.claim(db, *logins.keys(name, address), _window())
+    over = (tries > current_app.config["WEB_LOGIN_FAILURES"]
+            or from_address > current_app.config["WEB_LOGIN_ADDRESS_FAILURES"])
+    if over:
+        log.warning("sign-in for %r from %s refused: too many failures", name, address)
+    return over
+
+
+def _start_session(operator):
     session.clear()
     session.permanent = True
-    session["operator_id"] = operator.id
+    session["operator_id"], session["epoch"] = operator.id, operator.session_epoch
+    session["sid"] = secrets.token_urlsafe(16)      # names this session's event streams (web.calls.events)
     guard.csrf_token()
-    log.info("operator %s signed in", operator.name)
-    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
-    """Forget the session."""
+    """Revoke this operator's sessions (every cookie signed so far) and forget this one."""
+    operators.revoke_sessions(current_app.extensions["ivr.db"], g.operator.id)
     session.clear()
     return redirect(url_for("web.auth.login"))

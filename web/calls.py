@@ -1,11 +1,13 @@
 """The calls page (live), a call's page, and the operators' actions on calls: correct a class, add to spam."""
+import collections
 import functools
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    stream_with_context, url_for)
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -83,8 +85,7 @@ def correct_class(sid):
 def add_spam():
     """Add a number to the spam list (its next call is rejected unanswered), from the list or a call's page."""
     raw, reason = request.form.get("number", ""), request.form.get("reason", "").strip()[:MAX_REASON_CHARS]
-    back = request.form.get("back") or url_for(".index")
-    back = back if back.startswith("/") and not back.startswith("//") else url_for(".index")
+    back = guard.same_site_path(request.form.get("back"), url_for(".index"))
     number = normalise_number(raw, current_app.config["IVR_DEFAULT_REGION"])
     if number is None:
         flash(f"Not added: {raw[:40]!r} is not a phone number.", "error")
@@ -112,16 +113,44 @@ def events():
     everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
     match = None if wanted == everything else functools.partial(calllist.matching, db, wanted)
     start = aware(calllist.latest_change(db))
-    allowed = functools.partial(_still_active, db, guard.g.operator.id)
-    changes = current_app.extensions["ivr.changes"]
-    return Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
-                                                 config["WEB_EVENTS_MAX_SECONDS"], allowed, match, changes)),
-                    mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    allowed = functools.partial(_still_active, db, guard.g.operator.id, session.get("epoch"))
+    changes, slots = current_app.extensions["ivr.changes"], current_app.extensions["web.stream_slots"]
+    key = session.get("sid") or f"operator {guard.g.operator.id}"
+    if not slots.take(key, config["WEB_EVENTS_PER_SESSION"]):
+        return Response("Too many live pages are open in this session: close one, then reload.\n", status=429,
+                        mimetype="text/plain")
+    response = Response(stream_with_context(_changes(db, start, config["WEB_EVENTS_POLL_SECONDS"],
+                                                     config["WEB_EVENTS_MAX_SECONDS"], allowed, match, changes)),
+                        mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response.call_on_close(functools.partial(slots.release, key))     # also when the stream never started
+    return response
 
 
-def _still_active(db, operator_id):
-    operator = operators.get(db, operator_id)
-    return operator is not None and operator.active
+class StreamSlots:
+    """Event streams open per session in this process: each holds a gunicorn thread for minutes."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._open = collections.Counter()
+
+    def take(self, key, limit):
+        """Take a slot for KEY unless LIMIT are taken already; True when taken."""
+        with self._lock:
+            if self._open[key] >= limit:
+                return False
+            self._open[key] += 1
+            return True
+
+    def release(self, key):
+        """Give back a slot taken for KEY."""
+        with self._lock:
+            self._open[key] -= 1
+            if self._open[key] <= 0:
+                del self._open[key]
+
+
+def _still_active(db, operator_id, epoch):
+    return operators.session_valid(operators.get(db, operator_id), epoch)
 
 
 def _changes(db, cursor, interval, lifetime, allowed, match, changes):

@@ -3,6 +3,7 @@ import functools
 import hmac
 import logging
 import secrets
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
@@ -32,13 +33,39 @@ def check_csrf():
         abort(400, description="The form has expired or was not sent by this page. Reload and try again.")
 
 
+def same_site_path(target, default):
+    """TARGET when it is a path on this site, else DEFAULT (for `next` and `back`: never an open redirect)."""
+    # browsers read `//evil`, `/\\evil` and `/<tab>/evil` as another host; check the decoded form too
+    if isinstance(target, str) and all(_local_path(text) for text in (target, unquote(target))):
+        return target
+    return default
+
+
+def _local_path(text):
+    if len(text) < 2 or text[0] != "/" or text[1] in "/\\" or "\\" in text:
+        return False
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
+        return False
+    parts = urlsplit(text)
+    return not parts.scheme and not parts.netloc
+
+
+def refuse_nul_bytes():
+    """400 for a NUL byte in the path, the query or the form (PostgreSQL refuses them in text: a 500 otherwise)."""
+    pairs = list(request.args.items(multi=True))
+    if request.method in UNSAFE_METHODS:
+        pairs += list(request.form.items(multi=True))
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in pairs):
+        abort(400, description="NUL bytes are not allowed in a request.")
+
+
 def load_operator():
-    """Put the signed-in operator on g (None when signed out or deactivated since)."""
+    """Put the signed-in operator on g (None when signed out, revoked or deactivated since)."""
     g.operator = None
     operator_id = session.get("operator_id")
     if operator_id is not None:
         operator = operators.get(current_app.extensions["ivr.db"], operator_id)
-        if operator is not None and operator.active:
+        if operators.session_valid(operator, session.get("epoch")):
             g.operator = operator
         else:
             session.clear()

@@ -1,5 +1,5 @@
 """Reading control-room requests (filters, pages) and presenting calls the same way to pages, events and API."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from ivr.screening.numbers import normalise_number
 from flask import current_app, request
@@ -68,6 +68,8 @@ def parse_filter(args, default_per_page, region):
     if since and until and until < since:
         raise BadFilter("'to' is before 'from'")
     number, exact = _number(args, region)
+    if until and until.date() == date.max:
+        raise BadFilter("'to' must be a date before 9999-12-31")
     return CallFilter(label=_choice(args, "class", LABELS), route=_choice(args, "route", ROUTES),
                       flag=_choice(args, "flag", FILTER_FLAGS), since=since,
                       until=until + timedelta(days=1) if until else None, number=number, exact_number=exact,

@@ -1,7 +1,7 @@
 """Twilio voice webhooks: thin views that read the form, call the flow, and answer TwiML."""
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.voice_response import Gather, Start, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -173,8 +173,10 @@ def left_queue():
 def status():
     """Status callback: record final status and duration (idempotent, any order)."""
     duration = request.form.get("CallDuration", "")
+    if duration and not (duration.isascii() and duration.isdigit() and len(duration) < 9):
+        abort(400, description="CallDuration must be a whole number of seconds")     # str.isdigit() takes "²"
     call = calls.close_call(current_app.extensions["ivr.db"], _sid(), (request.form.get("CallStatus") or "")[:20],
-                            int(duration) if duration.isdigit() and len(duration) < 9 else None, end_stream=True)
+                            int(duration) if duration else None, end_stream=True)
     if call is None:
         log.warning("status callback for unknown call %r", _sid())
     else:

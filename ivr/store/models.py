@@ -216,6 +216,18 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     phone: Mapped[str | None] = mapped_column(String(128))   # E.164 or sip: where a caller they take is dialled
+    # in every session cookie; logout and disable bump it, so each cookie signed before stops working
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts on one key (an address, or an address and a name) in a fixed window: the throttle."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditEntry(Base):

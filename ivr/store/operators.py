@@ -22,22 +22,25 @@ def create(db, name, password, role="operator", phone=None):
         if operator is None:
             operator = Operator(name=name)
             session.add(operator)
+        else:
+            operator.session_epoch += 1     # a new password signs out every session of the old one
         operator.password_hash, operator.role, operator.active = generate_password_hash(password), role, True
         operator.phone = phone
         return operator
 
 
 def authenticate(db, name, password):
-    """The active operator with this name and password, or None."""
-    with db.session() as session:
+    """The active operator with this name and password, or None; the slow hash check holds no transaction."""
+    with db.reader() as session:
         operator = session.scalar(select(Operator).where(Operator.name == name, Operator.active.is_(True)))
-        if operator is None:
-            check_password_hash(_DUMMY_HASH, password)
-            return None
-        if not check_password_hash(operator.password_hash, password):
-            return None
-        operator.last_login_at = utcnow()
-        return operator
+    if operator is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(operator.password_hash, password):
+        return None
+    with db.session() as session:       # a short write of its own: SQLite's lock never waits on scrypt
+        session.execute(update(Operator).where(Operator.id == operator.id).values(last_login_at=utcnow()))
+    return operator
 
 
 def get(db, operator_id):
@@ -51,5 +54,19 @@ def count(db):
 
 
 def deactivate(db, name):
+    """Disable an operator and revoke their sessions; False when there is no such operator."""
     with db.session() as session:
-        return session.execute(update(Operator).where(Operator.name == name).values(active=False)).rowcount > 0
+        return session.execute(update(Operator).where(Operator.name == name).values(
+            active=False, session_epoch=Operator.session_epoch + 1)).rowcount > 0
+
+
+def revoke_sessions(db, operator_id):
+    """Every session cookie signed so far for this operator stops working (logout)."""
+    with db.session() as session:
+        session.execute(update(Operator).where(Operator.id == operator_id).values(
+            session_epoch=Operator.session_epoch + 1))
+
+
+def session_valid(operator, epoch):
+    """Whether a session cookie carrying EPOCH still signs in OPERATOR."""
+    return operator is not None and operator.active and operator.session_epoch == epoch

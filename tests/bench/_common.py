@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 FIXTURES = ROOT / "tests" / "fixtures" / "audio"
 TOKEN = "bench-auth-token"
+SECRET = "bench-secret-" + "s" * 32
 ACCOUNT = "AC" + "b" * 32
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

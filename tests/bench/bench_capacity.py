@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench._common import (ACCOUNT, FIXTURES, TOKEN, Gunicorn, emit, make_database, percentile,  # noqa: E402
+from tests.bench._common import (ACCOUNT, FIXTURES, SECRET, TOKEN, Gunicorn, emit, make_database, percentile,  # noqa: E402
                                  ratio)
 
 WAV = FIXTURES / "inquiry_passport.wav"
@@ -164,6 +164,7 @@ def run(args):
             database_url = f"sqlite:///{tmp}/bench.sqlite3"
             make_database(database_url)
             env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                   "SECRET_KEY": SECRET,
                    "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
                    "IVR_LISTEN_SECONDS": str(LISTEN_SECONDS), "PUBLIC_URL": ""}
             with Gunicorn(env) as server:

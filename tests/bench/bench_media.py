@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
-from tests.bench._common import ACCOUNT, FIXTURES, TOKEN, emit, make_database, ratio  # noqa: E402
+from tests.bench._common import ACCOUNT, FIXTURES, SECRET, TOKEN, emit, make_database, ratio  # noqa: E402
 
 FRAME_BYTES = 160
 PAD_SECONDS = 1.0
@@ -182,6 +182,7 @@ def run(args):
         database_url = f"sqlite:///{tmp}/bench.sqlite3"
         make_database(database_url)
         app = create_app({"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                          "SECRET_KEY": SECRET,
                           "TWILIO_API_BASE": "http://127.0.0.1:9", "ASR_ENGINE": "pocketsphinx"})
         for name, load, unavailable in engines(args.engines.split(",")):
             if unavailable:

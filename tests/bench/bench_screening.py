@@ -29,7 +29,7 @@ if __package__ in (None, ""):
 from sqlalchemy import insert  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from tests.bench._common import ACCOUNT, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
+from tests.bench._common import ACCOUNT, SECRET, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
 from tests.bench.bench_voice import Client  # noqa: E402
 
 LINES = [f"+1500555{n:04d}" for n in range(5000)]
@@ -73,6 +73,7 @@ def in_process(url, requests):
     from ivr import create_app
 
     app = create_app({"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                      "SECRET_KEY": SECRET,
                       "TWILIO_API_BASE": "http://127.0.0.1:9", "ASR_ENGINE": "pocketsphinx", "PUBLIC_URL": ""})
     client, rng, validator = app.test_client(), random.Random(7), RequestValidator(TOKEN)
     times, actions = {True: [], False: []}, {}
@@ -122,7 +123,7 @@ def phases(url, index, rounds, per_round, warmup):
 
 
 def under_gunicorn(url, enabled, args):
-    env = {"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+    env = {"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT, "SECRET_KEY": SECRET,
            "TWILIO_API_BASE": "http://127.0.0.1:9", "ASR_ENGINE": "pocketsphinx", "PUBLIC_URL": "",
            "SCREEN_ENABLED": "1" if enabled else "0"}
     with Gunicorn(env) as server:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench._common import ACCOUNT, FIXTURES, ROOT, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
+from tests.bench._common import ACCOUNT, FIXTURES, ROOT, SECRET, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
 
 MODEL = ROOT / "models" / "triage.joblib"
 EMERGENCY_WAVS = ("emergency_fire", "emergency_knife")
@@ -95,6 +95,7 @@ def early_routing(calls):
         database_url = f"sqlite:///{tmp}/bench.sqlite3"
         make_database(database_url)
         env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+               "SECRET_KEY": SECRET,
                "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
                "IVR_LISTEN_SECONDS": "10", "LOG_LEVEL": "WARNING"}
         outcomes, lock = [], threading.Lock()

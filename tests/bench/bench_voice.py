@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 from ivr.store import normalise_url  # noqa: E402
 
 from tests.bench._benchapp import TRIVIAL_PATH  # noqa: E402
-from tests.bench._common import ACCOUNT, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
+from tests.bench._common import ACCOUNT, SECRET, TOKEN, Gunicorn, emit, make_database, percentile, ratio  # noqa: E402
 
 TIME_BUDGET_SECONDS = 120.0
 
@@ -158,6 +158,7 @@ def run(args):
 def _run(args, database_url):
     make_database(database_url)
     env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+           "SECRET_KEY": SECRET,
            "TWILIO_API_BASE": "http://127.0.0.1:9", "ASR_ENGINE": "pocketsphinx", "PUBLIC_URL": ""}
     with Gunicorn(env, workers=args.workers, threads=args.threads) as server:
         stop = threading.Event()

@@ -246,7 +246,7 @@ def test_status_callback_closes_the_call_idempotently(twilio_post, db):
     done = {**call_params(sid), "CallStatus": "completed", "CallDuration": "37"}
     assert twilio_post("/voice/status", done).status_code == 204
     assert twilio_post("/voice/status", done).status_code == 204
-    late = {**call_params(sid), "CallStatus": "in-progress", "CallDuration": "x" * 100}
+    late = {**call_params(sid), "CallStatus": "in-progress", "CallDuration": "40"}
     assert twilio_post("/voice/status", late).status_code == 204
     stored = calls.get_call(db, sid)
     assert (stored.status, stored.duration) == ("completed", 37) and stored.ended_at is not None
@@ -306,3 +306,11 @@ def test_health_reports_database_and_engine(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json["database"] == "ok" and response.json["speech_engine"] == "pocketsphinx"
+
+
+@pytest.mark.parametrize("duration", ["²", "٣", "3.5", "-1", "x" * 100, "1" * 9])
+def test_a_call_duration_that_is_not_whole_seconds_is_refused(twilio_post, db, duration):
+    sid, _ = answer(twilio_post)
+    response = twilio_post("/voice/status", {**call_params(sid), "CallStatus": "completed", "CallDuration": duration})
+    assert response.status_code == 400 and b"CallDuration" in response.data
+    assert calls.get_call(db, sid).status != "completed"

@@ -4,8 +4,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,16 @@ def test_bin_start_serves_a_whole_call_under_gunicorn(started_app, stand_in):
     assert outcome["errors"] == []
     assert (outcome["result"], outcome["route_target"], outcome["routed_by"]) == \
         ("dialled", "+15005550101", "live-update")
+
+
+def test_the_procfile_web_process_refuses_the_development_secret_in_one_line(tmp_path):
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "IVR_DEV_MODE")}
+    env.update(PORT=str(free_port()), DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", TWILIO_AUTH_TOKEN=TOKEN,
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    done = subprocess.run(["bash", "-c", web.removeprefix("web:").strip()], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert errors == ["Error: SECRET_KEY is the development default: set SECRET_KEY (IVR_DEV_MODE=1 allows the "
+                      "default for local development over http only)"]

@@ -90,7 +90,8 @@ def test_session_cookie_is_secure_behind_https(database_url, stand_in):
 
 def test_public_https_with_the_development_secret_is_refused(database_url, stand_in):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        make_app(database_url, stand_in, PUBLIC_URL="https://ivr.example.org")
+        make_app(database_url, stand_in, PUBLIC_URL="https://ivr.example.org", SECRET_KEY="dev-secret-key",
+                 IVR_DEV_MODE=True)
 
 
 def test_deactivated_operator_loses_the_session(operator_client, db):
@@ -132,9 +133,10 @@ def _routes(app):
 
 
 def _all_routes():
-    from conftest import ACCOUNT, TOKEN
+    from conftest import ACCOUNT, SECRET, TOKEN
     from ivr import create_app
     app = create_app({"DATABASE_URL": "sqlite:///:memory:", "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
+                      "SECRET_KEY": SECRET,
                       "ASR_ENGINE": "pocketsphinx"})
     routes = list(_routes(app))
     app.extensions["ivr.db"].engine.dispose()
@@ -438,3 +440,22 @@ def test_flags_include_screening_and_audio_findings():
                 decision="inquiry", flags={"caller-id": "caller-id: withheld", "robocall": robocall},
                 audio_reasons=[robocall])
     assert flags(call) == [("caller-id", "caller-id: withheld"), ("robocall", robocall), ("fault", "boom")]
+
+
+def test_a_session_may_hold_only_a_few_event_streams(app, operator_client, admin_client):
+    # streams are closed last-opened first: in one test thread their request contexts stack
+    app.config.update(WEB_EVENTS_MAX_SECONDS=30, WEB_EVENTS_POLL_SECONDS=0.1, WEB_EVENTS_PER_SESSION=3)
+    accept = {"Accept": "text/event-stream"}
+    streams = [operator_client.get("/events", headers=accept, buffered=False) for _ in range(3)]
+    assert [stream.status_code for stream in streams] == [200, 200, 200]
+    refused = operator_client.get("/events", headers=accept)
+    assert refused.status_code == 429 and "Too many live pages" in refused.text
+    other = admin_client.get("/events", headers=accept, buffered=False)          # another session has its own
+    assert other.status_code == 200
+    other.close()
+    streams.pop().close()                                                       # a closed stream frees its slot
+    again = operator_client.get("/events", headers=accept, buffered=False)
+    assert again.status_code == 200
+    for response in (again, *reversed(streams)):
+        response.close()
+    assert operator_client.get("/events?page=0", headers=accept).status_code == 400   # a refused filter takes none
