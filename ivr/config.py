@@ -68,6 +68,9 @@ def load_config(env=None):
         "IVR_DECISION_WAIT_SECONDS": _float(env, "IVR_DECISION_WAIT_SECONDS", 3.0),
         "IVR_BLANK_VOICE_SECONDS": _float(env, "IVR_BLANK_VOICE_SECONDS", 0.3),
         "IVR_STREAM_IDLE_SECONDS": _float(env, "IVR_STREAM_IDLE_SECONDS", 30.0),
+        "IVR_STREAM_START_SECONDS": _float(env, "IVR_STREAM_START_SECONDS", 10.0),
+        "IVR_STREAM_MAX_SPEED": _float(env, "IVR_STREAM_MAX_SPEED", 2.0),
+        "IVR_STREAM_MAX_SECONDS": _float(env, "IVR_STREAM_MAX_SECONDS", 600.0),
         "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
         # The control room: session cookies (Secure whenever the public URL is https) and live updates
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
