@@ -173,8 +173,9 @@ def live_server(database_url, stand_in):
     # a stream idles out after longer than close()'s grace, so a test that leaves a socket open still fails;
     # the keypad waits as long as in production for recognition that lags (it costs nothing when none does),
     # so a loaded machine slows these calls down instead of failing them
+    # the simulator plays calls up to 6 times faster than real time, over production's audio-rate cap
     app = make_app(database_url, stand_in, IVR_LISTEN_SECONDS=4, IVR_KEYPAD_TIMEOUT=4, IVR_STREAM_IDLE_SECONDS=60,
-                   IVR_DECISION_WAIT_SECONDS=3.0)
+                   IVR_DECISION_WAIT_SECONDS=3.0, IVR_STREAM_MAX_SPEED=10.0)
     server = LiveServer(app)
     yield server
     server.close()

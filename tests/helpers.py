@@ -5,6 +5,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ivr.call.stream_token import stream_key, token_for
 from ivr.speech.audio import mulaw_encode
 from ivr.store import calls
 from ivr.tools import simulate
@@ -31,7 +32,7 @@ def answer(twilio_post, **extra):
 
 
 def heard(db, sid, text, label=None, confidence=0.0, voice=2.0):
-    calls.note_stream_start(db, sid)
+    calls.claim_stream(db, sid)
     if text or label:
         calls.add_final(db, sid, text, voice, Classification(label, confidence, {label: confidence} if label else {}))
 
@@ -46,7 +47,7 @@ class Recorder:
     def __init__(self, known=("CA1",)):
         self.known, self.events = set(known), []
 
-    def started(self, sid):
+    def started(self, sid, token):
         self.events.append(("started", sid))
         return sid in self.known
 
@@ -72,10 +73,15 @@ class Recorder:
         return [event for event in self.events if event[0] == kind]
 
 
-def start(sid="CA1", **extra):
+def stream_token(config, sid):
+    """The token the app puts in the TwiML of call `sid` (ivr.call.stream_token)."""
+    return token_for(stream_key(config["SECRET_KEY"], config["TWILIO_AUTH_TOKEN"]), sid)
+
+
+def start(sid="CA1", token="token", **extra):
     return json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
         "streamSid": "MZ1", "accountSid": "AC1", "callSid": sid, "tracks": ["inbound"],
-        "customParameters": {"call_sid": sid},
+        "customParameters": {"call_sid": sid, "token": token},
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}, **extra}})
 
 

@@ -5,6 +5,7 @@ import logging
 import time
 
 from ivr.call import flow, routing
+from ivr.call.stream_token import stream_key, token_matches
 from ivr.screening import robocall
 from ivr.screening.machine_signs import FINGERPRINT
 from ivr.triage.extract import extract
@@ -41,15 +42,21 @@ class CallListener:
         self.fingerprints = fingerprints   # the process's FingerprintIndex (ivr.screening.robocall); None: not matched
         self.thresholds = Thresholds.from_config(config)
         self.dialled_urls = dialled_urls   # absolute Dial action URL per route (live updates need absolute URLs)
+        self.stream_key = stream_key(config["SECRET_KEY"], config["TWILIO_AUTH_TOKEN"])
         self._last_partial = 0.0
         self._last_progress = 0.0
         self.errors = 0
 
     @guarded
-    def started(self, sid):
-        if calls.get_call(self.db, sid) is None:
+    def started(self, sid, token):
+        """True if a stream may start for call `sid`: its token is the call's, and the call is live and has no
+        stream yet. A refusal is logged here, once."""
+        if not token_matches(self.stream_key, sid, token):
+            log.warning("media stream for %r refused: its token is not the call's", sid)
             return False
-        calls.note_stream_start(self.db, sid)
+        if not calls.claim_stream(self.db, sid):
+            log.warning("media stream for %s refused: the call is unknown, has ended or already has a stream", sid)
+            return False
         return True
 
     @guarded

@@ -1,7 +1,8 @@
 """One call's Media Stream: parse Twilio's events, decode mu-law, feed the recognizer in batches.
 
-No Flask here: the WebSocket view passes raw text frames in; results go out to a listener with
-started / partial / final / utterance / stopped / fault methods.
+No Flask here: the WebSocket view passes raw text frames in (and calls `tick` when none came); results go out
+to a listener with started / partial / final / utterance / stopped / fault methods. When the stream must end,
+`handle_text` and `tick` return False and `closing` says how the socket is to be closed.
 """
 import base64
 import binascii
@@ -11,6 +12,8 @@ import time
 
 import numpy as np
 
+from ivr.call.stream_limits import LogBudget, StreamLimits
+from ivr.call.stream_token import PARAMETER as TOKEN
 from ivr.speech.audio import SAMPLE_RATE, mulaw_decode, voiced_seconds
 from ivr.telemetry import TRANSCRIPTION_LAG
 
@@ -20,15 +23,26 @@ CONNECTED, START, MEDIA, STOP, MARK, DTMF = "connected", "start", "media", "stop
 MAX_FRAME_CHARS = 64 * 1024          # a 20 ms media frame is ~300 characters; anything this big is not audio
 BATCH_SAMPLES = SAMPLE_RATE // 10    # feed the recognizer 100 ms at a time
 EXPECTED_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+NORMAL, GOING_AWAY, POLICY = 1000, 1001, 1008     # WebSocket close codes
+OVER_AUDIO_RATE = "media stream over its audio rate"
+OVER_FRAME_RATE = "media stream over its frame rate"
 
 
 class CallMedia:
     """State of one media stream, from `start` to `stop`."""
 
-    def __init__(self, engine, listener, batch_samples=BATCH_SAMPLES, signals=None, clock=time.time):
+    def __init__(self, engine, listener, batch_samples=BATCH_SAMPLES, signals=None, clock=time.time,
+                 limits=None, monotonic=time.monotonic):
         self.engine, self.listener, self.batch_samples = engine, listener, batch_samples
         self.signals = signals     # an ivr.screening.machine_signs.AudioSignals, or None: machine signs are not looked for
         self.clock, self._started_at, self._fed = clock, None, 0   # wall clock: compared across processes
+        self.limits = limits or StreamLimits.unlimited()
+        self.monotonic = monotonic                                # for the limits: never steps back
+        self._opened_at = self._last_audio = monotonic()
+        self._audio_window, self._frame_window = self.limits.audio_window(), self.limits.frame_window()
+        self._log = LogBudget()
+        self._audio_samples = 0
+        self.closing = (NORMAL, "stop")                           # how the socket is closed once the stream ends
         self.call_sid = None
         self.recognizer = None
         self.stopped = False
@@ -41,12 +55,18 @@ class CallMedia:
 
     def handle_text(self, text):
         """Handle one text frame; bad frames are logged and skipped. Returns False once the stream stopped."""
+        if self.stopped:
+            return False
+        if not self._frame_window.add(1, self.monotonic()):
+            return self._end(POLICY, "frame rate", "too many frames", fault=OVER_FRAME_RATE)
+        if not self.tick():
+            return False
         if len(text) > MAX_FRAME_CHARS:
             return self._skip(f"oversized frame ({len(text)} characters)")
         try:
             message = json.loads(text)
-        except (ValueError, TypeError):
-            return self._skip("frame is not JSON")
+        except Exception as error:  # noqa: BLE001 - RecursionError on deep nesting, and whatever else a peer finds
+            return self._skip(f"frame is not JSON ({type(error).__name__})")
         if not isinstance(message, dict) or not isinstance(message.get("event"), str):
             return self._skip("frame has no event")
         handler = {CONNECTED: self._connected, START: self._start, MEDIA: self._media, STOP: self._stop,
@@ -56,15 +76,43 @@ class CallMedia:
         handler(message)
         return not self.stopped
 
+    def tick(self):
+        """Check the deadlines (also when no frame came); False once the stream is over them and must close."""
+        if self.stopped:
+            return False
+        now = self.monotonic()
+        if self.call_sid is None and now - self._opened_at >= self.limits.start_seconds:
+            return self._end(POLICY, "no start", f"no valid start within {self.limits.start_seconds:g} s")
+        if self.call_sid is not None and now - self._last_audio >= self.limits.idle_seconds:
+            return self._end(GOING_AWAY, "idle", f"no audio for {self.limits.idle_seconds:g} s")
+        return True
+
     def close(self):
         """The socket closed: finish as if `stop` had come (Twilio may drop the socket without it)."""
         if not self.stopped:
             self._stop({})
 
+    def _end(self, code, message, why, fault=None):
+        """Stop the stream for `why`; a fault (given for abuse) sends the caller to a human at the keypad step."""
+        log.warning("media stream %s: %s; closing", self.call_sid or "(not started)", why)
+        if fault and self.call_sid is not None:
+            self.listener.fault(self.call_sid, fault)
+        self.closing = (code, message)
+        self._stop({})
+        return False
+
     def _skip(self, why):
         self.skipped += 1
-        log.warning("media stream %s: %s; skipped", self.call_sid or "(not started)", why)
+        now = self.monotonic()
+        self._log_held_back(now)
+        if self._log.allow(now):
+            log.warning("media stream %s: %s; skipped", self.call_sid or "(not started)", why)
         return not self.stopped
+
+    def _log_held_back(self, now, force=False):
+        held_back = self._log.take_held_back(now, force)
+        if held_back:
+            log.warning("media stream %s: %d more bad frames skipped", self.call_sid or "(not started)", held_back)
 
     def _connected(self, message):
         log.debug("media stream connected (protocol %s)", message.get("protocol"))
@@ -79,18 +127,21 @@ class CallMedia:
         params = start.get("customParameters") if isinstance(start.get("customParameters"), dict) else {}
         sid = str(params.get("call_sid") or start.get("callSid") or "")[:64]
         if start.get("mediaFormat", EXPECTED_FORMAT) != EXPECTED_FORMAT:
-            log.warning("media stream %s: unexpected format %r", sid, start.get("mediaFormat"))
-        if not sid or not self.listener.started(sid):
-            return self._skip(f"start names an unknown call {sid!r}")
+            log.warning("media stream %s: unexpected format %.200r", sid, start.get("mediaFormat"))
+        if not sid:
+            return self._end(POLICY, "refused", "start names no call")
+        if not self.listener.started(sid, params.get(TOKEN)):   # a bad token, or the call may not stream: it logs why
+            self.closing, self.stopped = (POLICY, "refused"), True
+            return False
         self.call_sid = sid
-        self._started_at, self._fed = self.clock(), 0
+        self._started_at, self._fed, self._last_audio = self.clock(), 0, self.monotonic()
         try:
             self.recognizer = self.engine.recognizer()
         except Exception as error:  # noqa: BLE001 - any engine failure must not lose the call
             self._fault(f"speech engine failed to start: {error}")
 
     def _media(self, message):
-        if self.call_sid is None or self.stopped:
+        if self.call_sid is None:
             return self._skip("media before start")
         media = message.get("media")
         payload = media.get("payload") if isinstance(media, dict) else None
@@ -102,6 +153,19 @@ class CallMedia:
             audio = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             return self._skip("media payload is not base64")
+        if not audio:
+            return self._skip("media payload is empty")
+        return self._hear(audio)
+
+    def _hear(self, audio):
+        """Count valid audio against the stream's limits, then decode it and feed the recognizer."""
+        seconds = len(audio) / SAMPLE_RATE
+        self._last_audio = now = self.monotonic()
+        if not self._audio_window.add(seconds, now):
+            return self._end(POLICY, "audio rate", "audio faster than the limit", fault=OVER_AUDIO_RATE)
+        if self._audio_samples + len(audio) > self.limits.max_audio_seconds * SAMPLE_RATE:
+            return self._end(POLICY, "audio limit", f"over {self.limits.max_audio_seconds:g} s of audio")
+        self._audio_samples += len(audio)
         pcm = mulaw_decode(audio)
         self._machine(lambda: self.signals.feed(pcm))
         self.voice_seconds += voiced_seconds(pcm)
@@ -115,6 +179,7 @@ class CallMedia:
         if self.stopped:
             return
         self.stopped = True
+        self._log_held_back(self.monotonic(), force=True)
         if self.call_sid is None:
             return
         if self._buffered:

@@ -1,13 +1,13 @@
 """Media Streams WebSocket: transport only. Frames go to a per-call ivr.call.media.CallMedia."""
 import logging
-import time
 
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
 from ivr.call.listener import CallListener
-from ivr.call.media import CallMedia
+from ivr.call.media import NORMAL, CallMedia
 from ivr.call.signatures import websocket_signed
+from ivr.call.stream_limits import StreamLimits
 from ivr.call.urls import dialled_urls
 from ivr.screening.machine_signs import AudioSignals
 
@@ -26,32 +26,28 @@ def check_signature():
 
 @sock.route("/media", bp=bp)
 def media(ws):
-    """Receive Twilio's JSON frames until `stop` or the socket closes."""
+    """Receive Twilio's JSON frames until `stop`, the socket closes, or the stream breaks its limits."""
     app = current_app._get_current_object()
     listener = CallListener(app.extensions["ivr.db"], app.extensions["ivr.classifier"], app.extensions["ivr.live"],
                             app.config, dialled_urls(), app.extensions.get("ivr.fingerprints"))
     signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
         if app.config["SCREEN_ENABLED"] else None
-    call = CallMedia(app.extensions["ivr.speech.engines"], listener, signals=signals)
-    idle = app.config["IVR_STREAM_IDLE_SECONDS"]
-    last_frame = time.monotonic()
+    limits = StreamLimits.from_config(app.config)
+    call = CallMedia(app.extensions["ivr.speech.engines"], listener, signals=signals, limits=limits)
+    wait = min(limits.start_seconds, limits.idle_seconds, 1.0)
     try:
         while True:
             # short waits: simple-websocket can drop the wake-up when it closes the socket itself (1009)
-            frame = ws.receive(timeout=min(idle, 1.0))
+            frame = ws.receive(timeout=wait)
             if frame is None:
-                if not ws.connected:
-                    break
-                if time.monotonic() - last_frame >= idle:   # Twilio sends a frame every 20 ms: the peer is gone
-                    log.warning("media stream %s: no frame for %.0f s, closing", call.call_sid, idle)
-                    ws.close(reason=1001, message="idle")
+                if not ws.connected or not call.tick():
                     break
                 continue
-            last_frame = time.monotonic()
-            if isinstance(frame, bytes):
-                call.handle_text(frame.decode("utf-8", "replace"))
-            elif not call.handle_text(frame):
+            if not call.handle_text(frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame):
                 break
+        code, message = call.closing
+        if ws.connected and code != NORMAL:
+            ws.close(reason=code, message=message)
     except ConnectionClosed:
         log.info("media stream %s: socket closed", call.call_sid)
     finally:

@@ -9,6 +9,7 @@ from ivr.call import flow, routing
 from ivr.call.flow import Step
 from ivr.call.routing import Say
 from ivr.call.signatures import twilio_signed
+from ivr.call.stream_token import PARAMETER as TOKEN, stream_key, token_for
 from ivr.call.urls import dialled_url, external, stream_url
 from ivr.store import calls, waiting
 from ivr.triage.reconcile import Decision
@@ -58,9 +59,12 @@ def incoming():
 
 
 def stream_start(sid):
-    """<Start><Stream>: the caller's audio to our WebSocket, the call id in a <Parameter> (once per call)."""
-    start = Start()
-    start.stream(url=stream_url(), track="inbound_track").parameter(name="call_sid", value=sid)
+    """<Start><Stream>: the caller's audio to our WebSocket, the call id and its stream token in <Parameter>s
+    (once per call; Twilio's signature on the upgrade does not cover them, the token does)."""
+    config, start = current_app.config, Start()
+    stream = start.stream(url=stream_url(), track="inbound_track")
+    stream.parameter(name="call_sid", value=sid)
+    stream.parameter(name=TOKEN, value=token_for(stream_key(config["SECRET_KEY"], config["TWILIO_AUTH_TOKEN"]), sid))
     return start
 
 

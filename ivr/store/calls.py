@@ -103,9 +103,14 @@ def add_audio_finding(db, sid, flag, reason, add_risk=0.0):
         return call
 
 
-def note_stream_start(db, sid):
+def claim_stream(db, sid):
+    """Record that the call's media stream started, if it has none yet and has not ended; True if this stream
+    got the call (one atomic UPDATE, so two streams racing for one call cannot both win)."""
     with db.session() as session:
-        session.execute(update(Call).where(Call.sid == sid).values(stream_started_at=utcnow()))
+        result = session.execute(update(Call).where(
+            Call.sid == sid, Call.stream_started_at.is_(None), Call.status.not_in(FINAL_STATUSES))
+            .values(stream_started_at=utcnow()))
+        return result.rowcount == 1
 
 
 def set_utterance_open(db, sid, is_open):

@@ -23,6 +23,7 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
+from ivr.call.stream_token import stream_key, token_for  # noqa: E402
 from tests.bench._common import ACCOUNT, FIXTURES, SECRET, TOKEN, emit, make_database, ratio  # noqa: E402
 
 FRAME_BYTES = 160
@@ -60,13 +61,13 @@ def call_audio(min_seconds):
     return calls, total
 
 
-def twilio_frames(sid, mulaw):
+def twilio_frames(sid, mulaw, token):
     """The text frames Twilio sends for one call: connected, start, media every 20 ms, stop."""
     stream = "MZ" + sid[2:]
     frames = [json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
               json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": stream, "start": {
                   "streamSid": stream, "accountSid": ACCOUNT, "callSid": sid, "tracks": ["inbound"],
-                  "customParameters": {"call_sid": sid},
+                  "customParameters": {"call_sid": sid, "token": token},
                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})]
     for chunk, pos in enumerate(range(0, len(mulaw), FRAME_BYTES), start=1):
         frames.append(json.dumps({"event": "media", "sequenceNumber": str(chunk + 1), "streamSid": stream,
@@ -131,7 +132,8 @@ def measure(engine, app, calls_audio):
     mismatches, skipped, empty, stored_ok = [], 0, 0, 0
     for index, (name, mulaw, pcm) in enumerate(calls_audio):
         sid = "CA" + uuid.uuid4().hex
-        frames = twilio_frames(sid, mulaw)
+        frames = twilio_frames(sid, mulaw, token_for(stream_key(app.config["SECRET_KEY"],
+                                                                  app.config["TWILIO_AUTH_TOKEN"]), sid))
         batches = [pcm[i:i + BATCH_SAMPLES] for i in range(0, len(pcm), BATCH_SAMPLES)]
         for which in (("engine", "whole") if index % 2 == 0 else ("whole", "engine")):
             wall = time.perf_counter()

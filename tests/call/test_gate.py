@@ -122,7 +122,7 @@ def test_a_blocked_numbers_emergency_gets_through_and_lifts_the_block(twilio_pos
 
 def test_a_caller_who_talks_at_the_gate_without_a_key_reaches_the_triage(twilio_post, db):
     sid, _ = gated(twilio_post)
-    calls.note_stream_start(db, sid)
+    calls.claim_stream(db, sid)
     calls.add_final(db, sid, "someone is following me", 2.5, Classification("complaint", 0.4, {}))
     assert verbs(gate(twilio_post, sid, None, attempt=1)) == ["Gather", "Gather", "Redirect"]
     assert calls.get_call(db, sid).decision is None       # the normal menu and the triage decide, not a goodbye

@@ -6,6 +6,8 @@ import pytest
 from ivr.call.listener import CallListener
 from ivr.store import Database, calls
 
+from helpers import stream_token
+
 DIALLED = {route: f"http://localhost/voice/dialled?route={route}&attempt=1"
            for route in ("emergency", "inquiry", "complaint", "operator")}
 
@@ -16,11 +18,46 @@ def listener(app):
                         app.config, DIALLED)
 
 
-def test_unknown_call_is_not_started(listener, db):
-    assert listener.started("CA-nobody") is False
+def test_unknown_call_is_not_started(listener, db, app):
+    assert listener.started("CA-nobody", stream_token(app.config, "CA-nobody")) is False
     calls.open_call(db, "CA1", "+919812345678", "+1")
-    assert listener.started("CA1") is True
+    assert listener.started("CA1", stream_token(app.config, "CA1")) is True
     assert calls.get_call(db, "CA1").stream_started_at is not None
+
+
+@pytest.mark.parametrize("token", [None, "", 42, ["x"], "0" * 64, "\ud800", "é" * 64, "token-of-another-call"])
+def test_a_start_without_the_calls_token_is_refused_stores_nothing_and_logs_once(listener, db, app, caplog, token):
+    calls.open_call(db, "CA1", "+919812345678", "+1")
+    if token == "token-of-another-call":
+        token = stream_token(app.config, "CA2")
+    assert listener.started("CA1", token) is False
+    assert calls.get_call(db, "CA1").stream_started_at is None
+    assert [r.message for r in caplog.records] == ["media stream for 'CA1' refused: its token is not the call's"]
+
+
+def test_the_token_is_bound_to_both_secrets(app):
+    config = dict(app.config)
+    token = stream_token(config, "CA1")
+    assert stream_token({**config, "SECRET_KEY": "another"}, "CA1") != token
+    assert stream_token({**config, "TWILIO_AUTH_TOKEN": "another"}, "CA1") != token
+
+
+def test_a_call_gets_one_stream_only(listener, db, app, caplog):
+    calls.open_call(db, "CA1", "+919812345678", "+1")
+    token = stream_token(app.config, "CA1")
+    assert listener.started("CA1", token) is True
+    first = calls.get_call(db, "CA1").stream_started_at
+    assert listener.started("CA1", token) is False
+    assert calls.get_call(db, "CA1").stream_started_at == first
+    assert "already has a stream" in caplog.text
+
+
+@pytest.mark.parametrize("status", ["completed", "busy", "failed", "no-answer", "canceled"])
+def test_an_ended_call_gets_no_stream(listener, db, app, status):
+    calls.open_call(db, "CA1", "+919812345678", "+1")
+    calls.close_call(db, "CA1", status)
+    assert listener.started("CA1", stream_token(app.config, "CA1")) is False
+    assert calls.get_call(db, "CA1").stream_started_at is None
 
 
 def test_final_utterances_are_stored_with_the_class_of_the_whole_transcript(listener, db, stand_in):

@@ -6,7 +6,8 @@ import pytest
 
 from ivr.speech.engines import PocketSphinxEngine
 from ivr.speech.audio import read_wav
-from ivr.call.media import CallMedia
+from ivr.call.media import OVER_AUDIO_RATE, OVER_FRAME_RATE, CallMedia
+from ivr.call.stream_limits import LOG_LINES, StreamLimits
 
 from conftest import FIXTURES
 from helpers import media_frames, Recorder, start
@@ -80,6 +81,9 @@ def test_socket_closing_without_stop_still_finishes_the_call(engine):
     ('{"event": "media", "media": "x"}', "without a payload"),
     ('{"event": "start"}', "second start"),
     ("x" * 70000, "oversized"),
+    ("[" * 32000 + "]" * 32000, "not JSON (RecursionError)"),        # within the 64 KiB frame cap
+    ('{"a":' * 10000 + "1" + "}" * 10000, "not JSON (RecursionError)"),
+    ('{"event": "media", "media": {"payload": ""}}', "payload is empty"),
 ])
 def test_bad_frames_are_logged_and_skipped(engine, caplog, frame, why):
     listener = Recorder()
@@ -109,6 +113,148 @@ def test_start_for_an_unknown_call_is_skipped_and_its_audio_ignored(engine):
         call.handle_text(frame)
     call.handle_text(STOP)
     assert listener.events == [("started", "CA-unknown")]
+
+
+def test_a_refused_start_ends_the_stream_with_a_policy_close(engine):
+    """The listener refuses (wrong token, ended call, a second stream): the socket is to close, nothing else."""
+    listener = Recorder(known=())
+    call = CallMedia(engine, listener)
+    assert call.handle_text(start("CA1")) is False
+    assert call.closing == (1008, "refused")
+    assert all(call.handle_text(frame) is False for frame in media_frames(fixture_pcm("emergency_fire")))
+    call.close()
+    assert listener.events == [("started", "CA1")] and call.skipped == 0
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def limited(engine, listener=None, **limits):
+    clock = Clock()
+    call = CallMedia(engine, listener or Recorder(), limits=StreamLimits(**limits), monotonic=clock)
+    return call, clock
+
+
+SILENT_FRAME = next(media_frames(np.zeros(160, dtype=np.int16)))
+
+
+def test_a_socket_that_never_starts_is_closed_whatever_junk_it_sends(engine):
+    call, clock = limited(engine, start_seconds=10, idle_seconds=30)
+    for _ in range(99):
+        clock.now += 0.1
+        assert call.handle_text('{"event": "mystery"}') is True
+    clock.now += 0.1
+    assert call.handle_text('{"event": "mystery"}') is False
+    assert call.closing == (1008, "no start")
+
+
+def test_without_frames_the_start_deadline_is_kept_by_tick(engine):
+    call, clock = limited(engine, start_seconds=10)
+    clock.now += 9.9
+    assert call.tick() is True
+    clock.now += 0.1
+    assert call.tick() is False and call.closing == (1008, "no start")
+
+
+def test_the_idle_limit_counts_only_valid_media(engine):
+    listener = Recorder()
+    call, clock = limited(engine, listener, idle_seconds=5)
+    call.handle_text(start())
+    for _ in range(49):
+        clock.now += 0.1
+        assert call.handle_text('{"event": "media", "media": {"payload": "!!"}}') is True
+    clock.now += 0.1
+    assert call.handle_text('{"event": "media", "media": {"payload": "!!"}}') is False
+    assert call.closing == (1001, "idle")
+    assert listener.events[-1] == ("stopped", "", 0.0) and listener.of("fault") == []
+
+
+def test_a_real_time_stream_keeps_within_every_limit(engine):
+    listener = Recorder()
+    call, clock = limited(engine, listener, idle_seconds=1, max_speed=2.0, max_audio_seconds=600)
+    call.handle_text(start())
+    for frame in media_frames(np.zeros(8000 * 120, dtype=np.int16)):      # two minutes, 20 ms apart
+        clock.now += 0.02
+        assert call.handle_text(frame) is True
+    assert call.handle_text(STOP) is False and call.closing == (1000, "stop")
+    assert listener.of("fault") == []
+
+
+def test_a_stream_may_catch_up_after_a_stall(engine):
+    call, clock = limited(engine, max_speed=2.0)
+    call.handle_text(start())
+    frames = media_frames(np.zeros(8000 * 60, dtype=np.int16))
+    for second in range(60):
+        clock.now += 1.0 if second % 10 else 3.0      # a 3 s network stall every 10 s, then the backlog at once
+        for _ in range(50 if second % 10 else 150):
+            assert call.handle_text(next(frames, SILENT_FRAME)) is True
+
+
+def test_audio_faster_than_the_limit_is_closed_and_faulted(engine):
+    listener = Recorder()
+    call, clock = limited(engine, listener, max_speed=2.0)
+    call.handle_text(start())
+    ended = None
+    for n, frame in enumerate(media_frames(np.zeros(8000 * 60, dtype=np.int16))):
+        clock.now += 0.02 / 3                           # three times real time
+        if call.handle_text(frame) is False:
+            ended = n
+            break
+    assert ended is not None and 5.0 / 0.02 < ended < 20.0 / 0.02
+    assert call.closing == (1008, "audio rate")
+    assert listener.of("fault") == [("fault", OVER_AUDIO_RATE)] and listener.events[-1][0] == "stopped"
+
+
+def test_a_flood_of_tiny_frames_is_closed_by_the_frame_rate(engine):
+    listener = Recorder()
+    call, clock = limited(engine, listener, max_speed=2.0)
+    call.handle_text(start())
+    one_byte = next(media_frames(np.zeros(1, dtype=np.int16)))
+    results = []
+    for _ in range(3000):
+        clock.now += 0.001
+        results.append(call.handle_text(one_byte))
+    assert results.count(True) < 1500 and results[-1] is False
+    assert call.closing == (1008, "frame rate") and listener.of("fault") == [("fault", OVER_FRAME_RATE)]
+
+
+def test_a_call_gets_at_most_its_audio_seconds(engine):
+    listener = Recorder()
+    call, clock = limited(engine, listener, max_audio_seconds=3)
+    call.handle_text(start())
+    fed = 0
+    for frame in media_frames(np.zeros(8000 * 5, dtype=np.int16)):
+        clock.now += 0.02
+        if not call.handle_text(frame):
+            break
+        fed += 1
+    assert fed == 150 and call.closing == (1008, "audio limit")
+    assert listener.of("fault") == [] and listener.events[-1][0] == "stopped"
+
+
+def test_bad_frames_are_logged_a_few_lines_at_a_time(engine, caplog):
+    call, clock = limited(engine, max_speed=1000)
+    call.handle_text(start())
+    for _ in range(10000):
+        clock.now += 0.0005                        # 5 s of junk
+        call.handle_text("junk")
+    clock.now += 6                                 # the next interval: its first bad frame reports the rest
+    call.handle_text("junk")
+    lines = [r.message for r in caplog.records]
+    assert lines[:LOG_LINES] == ["media stream CA1: frame is not JSON (JSONDecodeError); skipped"] * LOG_LINES
+    assert lines[LOG_LINES:] == [f"media stream CA1: {10000 - LOG_LINES} more bad frames skipped",
+                                 "media stream CA1: frame is not JSON (JSONDecodeError); skipped"]
+    for _ in range(100):
+        call.handle_text("junk")
+    call.close()
+    assert caplog.records[-1].message == f"media stream CA1: {100 - LOG_LINES + 1} more bad frames skipped"
 
 
 def test_outbound_track_is_not_transcribed(engine):

@@ -1,19 +1,26 @@
 
+import hashlib
+import hmac
+
 import pytest
 
 from ivr.store import actions, callbacks, calls
 
-from conftest import call_params
+from conftest import TOKEN, call_params
 from helpers import answer, heard, keypad, twiml, verbs
 
 
 
-def test_answer_streams_prompts_listens_then_asks_for_a_key(twilio_post, db):
+def test_answer_streams_prompts_listens_then_asks_for_a_key(twilio_post, db, app):
     sid, root = answer(twilio_post)
     assert verbs(root) == ["Start", "Gather", "Gather", "Redirect"]
     stream = root.find("Start/Stream")
     assert stream.get("url") == "ws://localhost/media" and stream.get("track") == "inbound_track"
-    assert [(p.get("name"), p.get("value")) for p in stream.findall("Parameter")] == [("call_sid", sid)]
+    key = hmac.new(app.config["SECRET_KEY"].encode(), b"ivr media-stream token v1\0" + TOKEN.encode(),
+                   hashlib.sha256).digest()
+    token = hmac.new(key, sid.encode(), hashlib.sha256).hexdigest()     # HMAC-SHA256(key, CallSid)
+    assert [(p.get("name"), p.get("value")) for p in stream.findall("Parameter")] == [("call_sid", sid),
+                                                                                      ("token", token)]
     listening, menu = root.findall("Gather")
     keys = ("input", "numDigits", "timeout", "action", "actionOnEmptyResult", "method")
     # the prompt + listening window: a key (5) can be pressed at once; silence falls through to the menu

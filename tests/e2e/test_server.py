@@ -30,7 +30,8 @@ def started_app(tmp_path, stand_in):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
            "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
-           "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}
+           "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING",
+           "IVR_STREAM_MAX_SPEED": "4"}   # the simulator plays the call at 2x, production's audio-rate cap
     log = open(tmp_path / "start.log", "wb")   # a file, not a pipe: nobody drains a pipe while the test runs
     process = subprocess.Popen([str(ROOT / "bin" / "start")], env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
