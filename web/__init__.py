@@ -51,7 +51,7 @@ def _template_helpers():
 @bp.get("/health")
 def health():
     """Database and speech-engine status, for load balancers and the control room."""
-    checks = {"speech_engine": current_app.extensions["ivr.speech.engines"].name,
+    checks = {"speech_engine": current_app.extensions["ivr.speech"].name,
               "classifier": current_app.extensions["ivr.classifier"].version}
     checks["database"] = current_app.extensions["ivr.db"].probe()
     healthy = checks["database"] == "ok"

@@ -195,4 +195,4 @@ def load_engine(name, vosk_model_path):
 def init_app(app):
     engine = load_engine(app.config["ASR_ENGINE"], app.config["VOSK_MODEL_PATH"])
     log.info("speech engine: %s (%s)", engine.name, engine.model)
-    app.extensions["ivr.speech.engines"] = engine
+    app.extensions["ivr.speech"] = engine
