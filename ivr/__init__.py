@@ -5,7 +5,7 @@ from flask import Flask
 
 import web
 from ivr import store
-from ivr.call import routing, transport, webhooks
+from ivr.call import maintenance, routing, transport, webhooks
 from ivr.screening import commands, robocall
 from ivr.speech import engines
 from ivr.triage import classifier
@@ -31,6 +31,7 @@ def create_app(overrides=None):
     app.register_blueprint(transport.bp)
     web.init_app(app)
     commands.init_app(app)
+    maintenance.init_app(app)
     return app
 
 
