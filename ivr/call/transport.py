@@ -5,6 +5,7 @@ import time
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
+from ivr import logs
 from ivr.call.listener import CallListener
 from ivr.call.media import CallMedia
 from ivr.call.signatures import websocket_signed
@@ -34,7 +35,7 @@ def media(ws):
         if app.config["SCREEN_ENABLED"] else None
     call = CallMedia(app.extensions["ivr.speech.engines"], listener, signals=signals)
     idle = app.config["IVR_STREAM_IDLE_SECONDS"]
-    last_frame = time.monotonic()
+    last_frame, named = time.monotonic(), None
     try:
         while True:
             # short waits: simple-websocket can drop the wake-up when it closes the socket itself (1009)
@@ -52,6 +53,9 @@ def media(ws):
                 call.handle_text(frame.decode("utf-8", "replace"))
             elif not call.handle_text(frame):
                 break
+            if call.call_sid and named is None:
+                named = call.call_sid
+                logs.bind(named)    # every later line of this stream names its call
     except ConnectionClosed:
         log.info("media stream %s: socket closed", call.call_sid)
     finally:
