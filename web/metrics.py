@@ -10,7 +10,6 @@ import os
 import time
 
 import sklearn
-
 from flask import Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest)

@@ -103,8 +103,7 @@ class LiveCalls:
             raise RoutingError(f"live update of {sid} failed: {error}") from error
 
     def fetch(self, sid):
-        """Twilio's (status, duration) of a call, or None when Twilio does not know it; raises RoutingError when
-        Twilio does not answer (TwilioUnreachable when no request got through, or it refused our credentials)."""
+        """Twilio's (status, duration) of a call, None for a 404; RoutingError (TwilioUnreachable: no answer at all)."""
         try:
             call = self._client.calls(sid).fetch()
         except TwilioRestException as error:
