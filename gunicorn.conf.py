@@ -5,6 +5,9 @@ threads per process, because every live call holds one thread for its media stre
 """
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 worker_class = "gthread"
 # Two processes per core: gunicorn does not balance WebSockets across processes, and with one per core a
@@ -15,6 +18,26 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+
+# /metrics sums per-process metrics over the workers: prometheus-client needs a folder shared by them, set
+# before any worker imports it. Without one configured, a fresh temporary folder for this server's lifetime.
+OWN_METRICS_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if OWN_METRICS_FOLDER:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ivr-metrics-")
+
+
+def on_starting(server):
+    """Start with an empty metrics folder: files left by an earlier run would be summed in."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def on_exit(server):
+    """Remove the temporary metrics folder this configuration made."""
+    if OWN_METRICS_FOLDER:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):

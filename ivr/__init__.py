@@ -4,8 +4,8 @@ import logging
 from flask import Flask
 
 import web
-from ivr import store
-from ivr.call import routing, transport, webhooks
+from ivr import logs, store
+from ivr.call import maintenance, routing, transport, webhooks
 from ivr.screening import commands, robocall
 from ivr.speech import engines
 from ivr.triage import classifier
@@ -17,7 +17,7 @@ def create_app(overrides=None):
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config())
     app.config.update(overrides or {})
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.init_app(app)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     refuse_dev_defaults(app.config)
 
@@ -31,5 +31,6 @@ def create_app(overrides=None):
     app.register_blueprint(transport.bp)
     web.init_app(app)
     commands.init_app(app)
+    maintenance.init_app(app)
     return app
 

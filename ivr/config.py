@@ -97,6 +97,7 @@ def load_config(env=None):
         "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
         "IVR_QUEUE_NAME": env.get("IVR_QUEUE_NAME", "ivr-hold")[:64],
         "IVR_QUEUE_PAUSE_SECONDS": _int(env, "IVR_QUEUE_PAUSE_SECONDS", 15),
+        "IVR_RETENTION_DAYS": _int(env, "IVR_RETENTION_DAYS", 365),
         # The control room: session cookies (Secure whenever the public URL is https) and live updates
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes")
         or env.get("PUBLIC_URL", "").startswith("https://"),

@@ -2,24 +2,26 @@
 
 Call counts come from the database at scrape time, so they are exact whichever gunicorn process answers.
 Per-process figures (webhook latency, open media streams, transcription lag from ivr/telemetry.py, HTTP
-errors) use prometheus-client; with several processes set PROMETHEUS_MULTIPROC_DIR to an empty folder and
-they are summed across processes (gunicorn.conf.py removes a dead worker's files).
+errors) use prometheus-client; with PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py sets a fresh one) they are
+summed across processes. Names follow Prometheus's conventions: counters end in `_total`, durations in
+`_duration_seconds`, gauges have no `_total`; `ivr_build_info` (value 1) carries what this process runs.
 """
 import os
 import time
 
+import sklearn
 from flask import Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ivr.store import calllist
 from ivr.vocabulary import ENDINGS
 from web import guard
 
-WEBHOOK_SECONDS = Histogram("ivr_webhook_seconds", "Time to answer a Twilio webhook", ["endpoint"],
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+WEBHOOK_DURATION = Histogram("ivr_webhook_duration_seconds", "Time to answer a Twilio webhook", ["endpoint"],
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 ACTIVE_STREAMS = Gauge("ivr_active_media_streams", "Media Streams WebSockets open now", multiprocess_mode="livesum")
 LIVE_EVENT_LAG = Histogram("ivr_live_event_lag_seconds",
                            "From a call change (a partial transcript, a decision) being stored to its event being sent",
@@ -48,6 +50,18 @@ class DatabaseCollector:
         return [calls, actions, faults]
 
 
+class BuildCollector:
+    """ivr_build_info: the classifier version, speech engine and scikit-learn this app runs with."""
+
+    def __init__(self, app):
+        self.labels = {"classifier_version": str(app.extensions["ivr.classifier"].version),
+                       "speech_engine": app.extensions["ivr.speech"].name,
+                       "sklearn_version": sklearn.__version__}
+
+    def collect(self):
+        return [InfoMetricFamily("ivr_build", "What this app runs with", value=self.labels)]
+
+
 def _started():
     g.metrics_started = time.perf_counter()
     if request.endpoint == "stream.media":
@@ -57,7 +71,7 @@ def _started():
 
 def _finished(response):
     if request.blueprint == "voice" and "metrics_started" in g:
-        WEBHOOK_SECONDS.labels(request.endpoint or "unknown").observe(time.perf_counter() - g.metrics_started)
+        WEBHOOK_DURATION.labels(request.endpoint or "unknown").observe(time.perf_counter() - g.metrics_started)
     if response.status_code >= 500:
         HTTP_ERRORS.labels(request.endpoint or "unknown").inc()
     return response
@@ -77,6 +91,7 @@ def metrics():
         return denied
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(current_app.extensions["ivr.db"]))
+    registry.register(BuildCollector(current_app))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
         body = generate_latest(registry)

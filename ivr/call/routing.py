@@ -1,7 +1,7 @@
 """Routing: the TwiML that carries out a decision, and steering a live call through Twilio's REST API."""
 import logging
 
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, Enqueue, VoiceResponse
@@ -102,9 +102,30 @@ class LiveCalls:
         except (TwilioException, OSError) as error:
             raise RoutingError(f"live update of {sid} failed: {error}") from error
 
+    def fetch(self, sid):
+        """Twilio's (status, duration) of a call, None for a 404; RoutingError (TwilioUnreachable: no answer at all)."""
+        try:
+            call = self._client.calls(sid).fetch()
+        except TwilioRestException as error:
+            if error.status == 404:
+                return None
+            if error.status in (401, 403):
+                raise TwilioUnreachable(f"Twilio refused our credentials: {error.msg}") from error
+            raise RoutingError(f"fetching {sid} failed: {error}") from error
+        except OSError as error:
+            raise TwilioUnreachable(f"cannot reach Twilio at {self._client.api.base_url}: {error}") from error
+        except TwilioException as error:
+            raise RoutingError(f"fetching {sid} failed: {error}") from error
+        duration = str(call.duration or "")
+        return call.status, int(duration) if duration.isdigit() else None
+
 
 class RoutingError(RuntimeError):
     pass
+
+
+class TwilioUnreachable(RoutingError):
+    """No request reached Twilio's REST API (network, DNS, credentials)."""
 
 
 def init_app(app):

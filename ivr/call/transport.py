@@ -4,6 +4,7 @@ import logging
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
+from ivr import logs
 from ivr.call.listener import CallListener
 from ivr.call.media import NORMAL, CallMedia
 from ivr.call.signatures import websocket_signed
@@ -34,7 +35,7 @@ def media(ws):
         if app.config["SCREEN_ENABLED"] else None
     limits = StreamLimits.from_config(app.config)
     call = CallMedia(app.extensions["ivr.speech"], listener, signals=signals, limits=limits)
-    wait = min(limits.start_seconds, limits.idle_seconds, 1.0)
+    wait, named = min(limits.start_seconds, limits.idle_seconds, 1.0), None
     try:
         while True:
             # short waits: simple-websocket can drop the wake-up when it closes the socket itself (1009)
@@ -45,6 +46,9 @@ def media(ws):
                 continue
             if not call.handle_text(frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame):
                 break
+            if call.call_sid and named is None:
+                named = call.call_sid
+                logs.bind(named)    # every later line of this stream names its call
         code, message = call.closing
         if ws.connected and code != NORMAL:
             ws.close(reason=code, message=message)

@@ -166,8 +166,9 @@ def record_attempt(db, sid, digit):
         return call
 
 
-def close_call(db, sid, status, duration=None, end_stream=False):
-    """Record a status callback; a final status is kept once and never reopened by a late retry."""
+def close_call(db, sid, status, duration=None, end_stream=False, reason=None):
+    """Record a status callback; a final status is kept once and never reopened by a late retry. REASON (for
+    humans) is added to the call's reasons when this closes it."""
     with db.session() as session:
         call = _locked(session, sid)
         if call is None:
@@ -178,9 +179,19 @@ def close_call(db, sid, status, duration=None, end_stream=False):
             call.status = status
             if status in FINAL_STATUSES:
                 call.ended_at = utcnow()
+                if reason:
+                    call.reasons = [*(call.reasons or []), reason]
         if duration is not None and call.duration is None:
             call.duration = duration
         return call
+
+
+def stale_open(db, before, limit):
+    """Sids of calls still open (no final status) that arrived before BEFORE, oldest first, at most LIMIT."""
+    query = (select(Call.sid).where(Call.status.not_in(FINAL_STATUSES), Call.created_at < before)
+             .order_by(Call.created_at, Call.id).limit(limit))
+    with db.reader() as session:
+        return list(session.scalars(query))
 
 
 def wait_until_settled(db, sid, timeout, heard_by=None, interval=0.1):

@@ -42,10 +42,12 @@ SILENCE = b"\xff" * FRAME_BYTES
 
 
 class ApiStandIn:
-    """A local stand-in for Twilio's REST API that records live-call updates."""
+    """A local stand-in for Twilio's REST API that records live-call updates and answers GETs of calls whose
+    status a test set in `calls` (sid -> {"status", "duration"}); any other call is a 404, as at Twilio."""
 
     def __init__(self, port, account_sid, auth_token):
         self._queues = {}
+        self.calls = {}
         self._lock = threading.Lock()
         expected = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         stand_in = self
@@ -59,6 +61,18 @@ class ApiStandIn:
                 sid = self.path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
                 stand_in.updates(sid).put({"sid": sid, "form": form, "at": time.monotonic()})
                 return self._reply(200, {"sid": sid, "account_sid": account_sid, "status": "in-progress"})
+
+            def do_GET(self):
+                if self.headers.get("Authorization") != expected:
+                    return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                sid = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
+                known = stand_in.calls.get(sid)
+                if known is None:
+                    return self._reply(404, {"code": 20404, "status": 404,
+                                             "message": f"The requested resource /Calls/{sid}.json was not found"})
+                duration = known.get("duration")
+                return self._reply(200, {"sid": sid, "account_sid": account_sid, "status": known["status"],
+                                         "duration": None if duration is None else str(duration)})
 
             def _reply(self, code, body):
                 data = json.dumps(body).encode()

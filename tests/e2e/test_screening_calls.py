@@ -67,13 +67,16 @@ def test_simulated_callers_just_over_the_floor_at_the_same_instant_raise_the_ale
 
         def ring(i, burst=burst, line=line):
             barrier.wait()
-            outcomes.append(place(live_server, stand_in, "--silence", "--to", line,
-                                  "--from", f"+91{98_1234_0000 + 7_919 * (10 * burst + i) ** 2}", speed=8)[0])
+            try:       # speed 4: well inside the live server's stream-rate cap even when the machine is loaded
+                outcomes.append(place(live_server, stand_in, "--silence", "--to", line,
+                                      "--from", f"+91{98_1234_0000 + 7_919 * (10 * burst + i) ** 2}", speed=4)[0])
+            except AssertionError as error:      # place() checks the simulator saw no error; report it below
+                outcomes.append({"errors": [str(error)[:300]]})
 
         threads = [threading.Thread(target=ring, args=(i,)) for i in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(120)
-        assert len(outcomes) == 6 and all(not outcome["errors"] for outcome in outcomes)
+        assert len(outcomes) == 6 and [outcome["errors"] for outcome in outcomes] == [[]] * 6
         assert [alert.line for alert in floods.alerts(db) if alert.line == line] == [line], f"burst {burst}"

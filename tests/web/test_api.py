@@ -1,5 +1,7 @@
 """The JSON API (X-API-Key) and /metrics."""
 import pytest
+import sklearn
+from prometheus_client.parser import text_string_to_metric_families
 
 from ivr.store import actions, audit, calls
 
@@ -71,7 +73,22 @@ def test_metrics_need_the_key_and_count_calls_webhooks_and_actions(app, api, db,
     assert 'ivr_calls_total{class="none",route="undecided"} 1.0' in text
     assert 'ivr_screening_actions_total{action="reject"} 1.0' in text
     assert "ivr_calls_with_faults 0.0" in text
-    assert 'ivr_webhook_seconds_count{endpoint="voice.incoming"}' in text
+    assert 'ivr_webhook_duration_seconds_count{endpoint="voice.incoming"}' in text
     assert "ivr_active_media_streams" in text and "ivr_live_event_lag_seconds_bucket" in text
     assert "ivr_transcription_lag_seconds_bucket" in text
     assert api("GET", "/metrics").status_code == 200
+
+
+def test_metric_names_follow_prometheus_conventions(app, api):
+    text = api("GET", "/metrics").text
+    types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE ivr_"))
+    assert types["ivr_webhook_duration_seconds"] == "histogram" and "ivr_webhook_seconds" not in types
+    assert {name for name, kind in types.items() if kind == "counter"} == {
+        "ivr_calls_total", "ivr_screening_actions_total", "ivr_http_errors_total"}
+    assert [name for name, kind in types.items() if kind != "counter" and name.endswith("_total")] == []
+    assert sorted(name for name, kind in types.items() if kind == "histogram") == [
+        "ivr_live_event_lag_seconds", "ivr_transcription_lag_seconds", "ivr_webhook_duration_seconds"]
+    (build,) = {family.name: family for family in text_string_to_metric_families(text)}["ivr_build_info"].samples
+    assert build.name == "ivr_build_info" and build.value == 1
+    assert build.labels == {"classifier_version": app.extensions["ivr.classifier"].version,
+                            "speech_engine": "pocketsphinx", "sklearn_version": sklearn.__version__}
