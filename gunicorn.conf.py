@@ -27,10 +27,14 @@ if OWN_METRICS_FOLDER:
 
 
 def on_starting(server):
-    """Start with an empty metrics folder: files left by an earlier run would be summed in."""
+    """In the master, before any worker boots: refuse a bad or development setting (gunicorn prints a RuntimeError
+    such as UnsafeConfig or ConfigError as one "Error:" line and exits 1, where each worker would print a
+    traceback), then start with an empty metrics folder (files left by an earlier run would be summed in)."""
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
+    folder.mkdir(parents=True, exist_ok=True)      # before importing the app: its metrics open files there
+    from ivr.config import load_config, refuse_dev_defaults
+    refuse_dev_defaults(load_config())
+    for stale in folder.glob("*.db"):              # an earlier run's, and the master's own (it serves none)
         stale.unlink()
 
 
@@ -45,10 +49,3 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
-
-
-def on_starting(server):
-    """Refuse development secrets in the master, before any worker boots: gunicorn prints an UnsafeConfig
-    (a RuntimeError) as one "Error:" line and exits 1, where a worker's failure would print a traceback each."""
-    from ivr.config import load_config, refuse_dev_defaults
-    refuse_dev_defaults(load_config())

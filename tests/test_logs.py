@@ -36,7 +36,7 @@ def test_a_media_stream_names_its_call_once_started(live_server, lines):
     sid = "CA" + "b" * 32
     open_call(live_server, sid)
     ws = connect(live_server)
-    ws.send(start_frame(sid))
+    ws.send(start_frame(live_server, sid))
     ws.send(json.dumps({"event": "media", "media": "not an object"}))
     ws.close()
     deadline = time.monotonic() + 5

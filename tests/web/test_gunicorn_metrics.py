@@ -19,6 +19,7 @@ print(json.dumps({"folder": folder, "before": before, "after": after, "kept": os
 
 
 def load(env):
+    env = {**env, "IVR_DEV_MODE": "1"}     # on_starting refuses the development secrets otherwise
     done = subprocess.run([sys.executable, "-c", LOAD], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
