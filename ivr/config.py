@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import click
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEV_AUTH_TOKEN = "dev-auth-token"
@@ -9,11 +11,20 @@ DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key"
 
 
-class UnsafeConfig(RuntimeError):
+class SettingError(RuntimeError, click.ClickException):
+    """A mistake in the set-up that a person must fix; the message says how. Printed as one "Error:" line, without a
+    traceback, by both entry points: gunicorn (any RuntimeError from on_starting) and the flask CLI (ClickException)."""
+
+    def __init__(self, message):
+        RuntimeError.__init__(self, message)
+        click.ClickException.__init__(self, message)
+
+
+class UnsafeConfig(SettingError):
     """A setting left at its development default outside development mode; the message names what to set."""
 
 
-class ConfigError(RuntimeError):
+class ConfigError(SettingError):
     """A setting in the environment that cannot be used; the message names the variable and what it needs."""
 
 

@@ -23,7 +23,7 @@ def serve(tmp_path, **env):
 
 
 @pytest.mark.parametrize("setting, says", [
-    ({"DATABASE_URL": "sqlite:////nonexistent-folder/ivr.sqlite3"}, "/nonexistent-folder, which does not exist"),
+    ({"DATABASE_URL": "sqlite:///{tmp}/missing/ivr.sqlite3"}, "/missing, which does not exist"),
     ({"DATABASE_URL": "sqlite:///{tmp}/fresh.sqlite3"}, "no database at"),
     ({"DATABASE_DEADLINE_SECONDS": "three"}, "DATABASE_DEADLINE_SECONDS"),
     ({"IVR_DEV_MODE": ""}, "SECRET_KEY is the development default"),
@@ -34,7 +34,7 @@ def test_a_start_up_mistake_is_one_error_line_without_a_traceback(tmp_path, sett
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert done.returncode == 1 and len(errors) == 1 and says in errors[0], done.stderr
     assert "Traceback" not in done.stderr
-    assert not (tmp_path / "fresh.sqlite3").exists()
+    assert not (tmp_path / "fresh.sqlite3").exists() and not (tmp_path / "missing").exists()
 
 
 def test_log_level_debug_adds_the_traceback(tmp_path):
@@ -58,3 +58,16 @@ def test_without_its_classifier_the_app_starts_and_calls_with_speech_go_to_the_o
     assert "Traceback" not in caplog.text
     assert calls.get_call(db, sid).faults[0].startswith("classifier unavailable")
     assert keypad(twilio_post, sid, "2").find("Dial/Number").text == "+15005550100"
+
+
+@pytest.mark.parametrize("database_url, says", [
+    ("sqlite:///{tmp}/missing/ivr.sqlite3", "which does not exist"),
+    ("postgresql://postgres@127.0.0.1:1/nowhere", "does not answer"),
+])
+def test_an_admin_command_against_a_wrong_database_is_one_error_line(tmp_path, database_url, says):
+    env = {**os.environ, "IVR_DEV_MODE": "1", "DATABASE_URL": database_url.format(tmp=tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "ivr", "spam", "list"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(__file__)))
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert done.returncode == 1 and len(errors) == 1 and says in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
