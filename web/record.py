@@ -1,7 +1,7 @@
 """A call's whole record as an operator's brief: timed turns, rated entities, tactics and threat level, notes,
 who handled it and the decision trail. The call page, the print page, the JSON export and the API share it."""
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -11,7 +11,6 @@ from ivr.triage.extract import extract, rated
 from web import present
 
 SCHEMA = "ivr.call-record/1"
-DEFAULT_ZONE = "Asia/Kolkata"
 # audit actions on a call, as the trail and "handled by" say them
 DONE = {"call.label": "corrected the class", "call.note": "wrote a note", "call.export": "exported the record",
         "call.claim": "took the call", "queue.take": "took the caller from the queue"}
@@ -40,11 +39,8 @@ def live_fields(call):
 
 
 def zone():
-    """The control room's zone (WEB_TIME_ZONE; Asia/Kolkata when unset or unknown)."""
-    try:
-        return ZoneInfo(current_app.config.get("WEB_TIME_ZONE") or DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
+    """The control room's zone (WEB_TIME_ZONE, checked by ivr.config at start)."""
+    return ZoneInfo(current_app.config["WEB_TIME_ZONE"])
 
 
 def local(moment, fmt="%d %b %Y, %H:%M:%S %Z"):
