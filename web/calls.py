@@ -168,7 +168,8 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
             quiet_since = time.monotonic()
             if stamp > opened:      # not the catch-up sent when the page connects
                 metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
-            data = {**present.call_dict(call), **record.live_fields(call), "matches": matched is None or call.id in matched}
+            data = {**present.call_dict(call), **record.live_fields(call),
+                    "matches": matched is None or call.id in matched}
             yield f"event: call\ndata: {json.dumps(data)}\n\n"
         sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:

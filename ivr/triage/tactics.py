@@ -21,7 +21,8 @@ DETAILS = (r"(?:otp|pin|cvv|password|aadhaar(?: number| card)?|pan(?: card| numb
 CUES = {
     "threats": (3, "someone threatens harm", (
         rf"\b(?:kill|murder|shoot|stab|kidnap|burn|beat|hit|hurt|attack|rape) {OBJECTS}\b",
-        r"\b(?:threaten(?:ed|ing|s)?|threats? (?:to|of|from))\b", r"\b(?:with|has|have|had) an? (?:gun|knife|pistol|sword|acid|bomb)\b",
+        r"\b(?:threaten(?:ed|ing|s)?|threats? (?:to|of|from))\b",
+        r"\b(?:with|has|have|had) an? (?:gun|knife|pistol|sword|acid|bomb)\b",
         r"\b(?:gun|knife|pistol|bomb) (?:to|at|on) (?:my|his|her|our|your)\b",
         r"\byou will (?:die|regret|pay for)\b", r"\bor else\b", r"\b(?:arrest|jail) you\b",
         r"\b(?:going|gonna) to (?:kill|hurt|beat|shoot)\b")),
@@ -36,7 +37,8 @@ CUES = {
         r"\b(?:come|send|please) (?:\w+ )?(?:fast|quickly|quick)\b", r"\bbefore it(?:'s| is) too late\b")),
     "pressure": (1, "pressure to act or keep quiet", (
         r"\b(?:don't|do not) (?:tell|inform) (?:anyone|anybody|the police|your family)\b",
-        r"\bkeep (?:this|it) (?:secret|quiet|between us)\b", r"\b(?:don't|do not) (?:hang up|disconnect|cut the call)\b",
+        r"\bkeep (?:this|it) (?:secret|quiet|between us)\b",
+        r"\b(?:don't|do not) (?:hang up|disconnect|cut the call)\b",
         r"\b(?:last chance|only today|within (?:one|two|\d+) hours?|no other (?:choice|option))\b",
         r"\bif you (?:don't|do not) (?:pay|send|do)\b")),
     "money": (1, "a demand or transfer of money", (
@@ -45,7 +47,8 @@ CUES = {
         r"\b(?:lottery|you have won|won a prize|prize money|processing fee|registration fee to claim)\b",
         r"\b(?:upi|paytm|google pay|phonepe) (?:id|number|transfer|payment)\b")),
     "impersonation": (1, "someone claims an office to be believed", (
-        r"\b(?:this is|i am|i'm|we are|calling from|call(?:ed|ing)? from|claim(?:ed|ing|s)? to be(?: from)?) (?:the |an? )?"
+        r"\b(?:this is|i am|i'm|we are|calling from|call(?:ed|ing)? from|claim(?:ed|ing|s)? to be(?: from)?) "
+        r"(?:the |an? )?"
         r"(?:cbi|customs|income tax|narcotics|trai|rbi|reserve bank|cyber (?:cell|crime)|crime branch|"
         r"bank manager|bank officer|police officer|inspector|fedex|courier company|telecom department)\b",
         r"\b(?:pretend(?:ed|ing|s)? to be|posing as|fake (?:police|officer|inspector|cbi|bank))\b",

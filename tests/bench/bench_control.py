@@ -160,8 +160,8 @@ def with_notes(url, count, rng):
     engine = create_engine(url)
     with engine.begin() as conn:
         sids = list(conn.execute(text("SELECT sid FROM calls ORDER BY random() LIMIT :n"), {"n": count}).scalars())
-        conn.execute(insert(CallNote), [dict(call_sid=sid, author=f"op {rng.choice(['asha', 'ravi'])}", created_at=utcnow(),
-                                             body="caller's brother called back; PCR 12 sent " * 3)
+        conn.execute(insert(CallNote), [dict(call_sid=sid, author=f"op {rng.choice(['asha', 'ravi'])}",
+                                             created_at=utcnow(), body="caller's brother called back; PCR 12 sent " * 3)
                                         for sid in sids for _ in range(3)])
     engine.dispose()
     return sids
