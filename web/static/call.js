@@ -17,6 +17,7 @@ function clock(seconds) {
 
 function showTurns(root, turns) {
   var list = root.querySelector("#turns");
+  if (list.children.length === (turns || []).length) { return; }   // unchanged: nothing re-announced
   list.replaceChildren();
   (turns || []).forEach(function (turn) {
     var item = el("li");
