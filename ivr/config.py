@@ -1,6 +1,7 @@
 """Configuration read from the environment, with safe development defaults."""
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -47,6 +48,15 @@ def _float(env, key, default):
 
 def _int(env, key, default):
     return _number(env, key, default, int, "a whole number")
+
+
+def _zone(env, key, default):
+    name = (env.get(key) or default).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key} must be an IANA time zone such as Asia/Kolkata, not {name[:40]!r}") from None
+    return name
 
 
 def _list(env, key, default):
@@ -124,6 +134,8 @@ def load_config(env=None):
         "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
         "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),
         "WEB_LOGIN_WINDOW_MINUTES": _int(env, "WEB_LOGIN_WINDOW_MINUTES", 15),
+        # the zone operators read times in (stored and served by the API in UTC)
+        "WEB_TIME_ZONE": _zone(env, "WEB_TIME_ZONE", "Asia/Kolkata"),
         **screening_config(env),
     }
 
