@@ -2,6 +2,7 @@
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import web
 from ivr import logs, store
@@ -20,6 +21,9 @@ def create_app(overrides=None):
     logs.init_app(app)
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     refuse_dev_defaults(app.config)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:    # only then: otherwise any client could name its own address in X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     store.init_app(app)
     classifier.init_app(app)
