@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -140,6 +141,20 @@ def test_stalled_clients_cannot_starve_signed_webhooks(served):
     refused = [reply for reply in endings if reply.startswith(b"HTTP/1.1 429")]
     timed_out = [reply for reply in endings if reply == b"" or reply.startswith(b"HTTP/1.1 408")]
     assert (len(refused), len(timed_out)) == (10, PER_ADDRESS + 10)
+
+
+def test_a_burst_from_one_address_under_its_cap_all_passes(served):
+    """Twilio's webhooks and streams come from a few addresses: a burst below the cap is served whole."""
+    def call(_):
+        params = call_params()
+        headers = {"X-Twilio-Signature": sign(f"http://127.0.0.1:{served.port}/voice", params),
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        status, _, body = request(served.port, "POST", "/voice", urlencode(params), headers, source="127.0.0.7",
+                                  timeout=30)
+        return status, ET.fromstring(body).find("Start/Stream") is not None
+
+    with ThreadPoolExecutor(PER_ADDRESS - 5) as pool:
+        assert list(pool.map(call, range(PER_ADDRESS - 5))) == [(200, True)] * (PER_ADDRESS - 5)
 
 
 def _sign_in(port, source, forwarded_for=None):
