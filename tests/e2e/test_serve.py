@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import create_engine
 
-from conftest import ACCOUNT, SECRET, TOKEN, call_params, create_schema, sign
-from helpers import token_from
+from ivr.store import operators
+
+from conftest import ACCOUNT, SECRET, TOKEN, call_params, create_schema, make_app, sign
+from helpers import PASSWORD, token_from
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +31,7 @@ class Served:
 
     def __init__(self, folder, stand_in, app=None):
         self.port = _free_port()
-        database = f"sqlite:///{folder / 'serve.sqlite3'}"
+        self.database = database = f"sqlite:///{folder / 'serve.sqlite3'}"
         engine = create_engine(database)
         create_schema(engine)
         engine.dispose()
@@ -123,6 +125,7 @@ def ending(sock, within):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, stand_in):
     server = Served(tmp_path_factory.mktemp("serve"), stand_in)
+    operators.create(make_app(server.database, stand_in).extensions["ivr.db"], "meena", PASSWORD)
     yield server
     server.close()
 
@@ -157,22 +160,35 @@ def test_a_burst_from_one_address_under_its_cap_all_passes(served):
         assert list(pool.map(call, range(PER_ADDRESS - 5))) == [(200, True)] * (PER_ADDRESS - 5)
 
 
-def _sign_in(port, source, forwarded_for=None):
-    """A wrong password for asha from SOURCE (claiming FORWARDED_FOR): the status code."""
+def _sign_in(port, source, forwarded_for=None, name="asha", password="wrong"):
+    """A sign-in from SOURCE (claiming FORWARDED_FOR): (status, session cookie)."""
     claim = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     status, headers, page = request(port, "GET", "/login", headers=claim, source=source)
     cookie = headers["Set-Cookie"].split(";")[0]
-    form = urlencode({"name": "asha", "password": "wrong", "csrf_token": token_from(page.decode())})
-    return request(port, "POST", "/login", form, {"Cookie": cookie, **claim,
-                                                  "Content-Type": "application/x-www-form-urlencoded"},
-                   source=source)[0]
+    form = urlencode({"name": name, "password": password, "csrf_token": token_from(page.decode())})
+    status, headers, _ = request(port, "POST", "/login", form, {
+        "Cookie": cookie, **claim, "Content-Type": "application/x-www-form-urlencoded"}, source=source)
+    return status, (headers["Set-Cookie"] or cookie).split(";")[0]
 
 
 def test_the_login_throttle_counts_the_real_client_behind_the_front(served):
-    assert [_sign_in(served.port, "127.0.0.4") for _ in range(6)] == [401] * 5 + [429]
-    assert _sign_in(served.port, "127.0.0.5") == 401                    # another client is not locked out
-    assert _sign_in(served.port, "127.0.0.5", forwarded_for="127.0.0.6") == 401
-    assert _sign_in(served.port, "127.0.0.6", forwarded_for="127.0.0.4") == 401   # nor can it borrow a name
+    assert [_sign_in(served.port, "127.0.0.4")[0] for _ in range(6)] == [401] * 5 + [429]
+    assert _sign_in(served.port, "127.0.0.5")[0] == 401                    # another client is not locked out
+    assert _sign_in(served.port, "127.0.0.5", forwarded_for="127.0.0.6")[0] == 401
+    assert _sign_in(served.port, "127.0.0.6", forwarded_for="127.0.0.4")[0] == 401   # nor can it borrow a name
+
+
+def test_the_live_events_stream_through_the_front_unbuffered(served):
+    status, cookie = _sign_in(served.port, "127.0.0.8", name="meena", password=PASSWORD)
+    assert status == 302
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        conn.request("GET", "/events", headers={"Cookie": cookie})
+        response = conn.getresponse()
+        # the stream's first line, well before nginx's buffer (several kB) would fill: nothing holds it back
+        assert (response.status, response.read(len(b"retry: 1000\n\n"))) == (200, b"retry: 1000\n\n")
+    finally:
+        conn.close()
 
 
 # The supervisor's tests serve werkzeug's tiny test app: it starts in a moment, and the app plays no part in them.
