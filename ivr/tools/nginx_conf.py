@@ -24,7 +24,7 @@ error_log stderr warn;
 worker_shutdown_timeout {shutdown}s;
 {user}
 events {{
-    worker_connections 8192;
+    worker_connections {connections};
 }}
 
 http {{
@@ -106,6 +106,7 @@ class Front:
     per_address: int
     max_body: int
     shutdown: int
+    connections: int
     user: str = ""
 
 
@@ -113,5 +114,6 @@ def render(front):
     """The nginx.conf text for FRONT."""
     temp_paths = "\n".join(f"    {name}_temp_path {front.run / name};" for name in TEMP_PATHS)
     return TEMPLATE.format(module=__name__, run=front.run, user=f"user {front.user};" if front.user else "",
-                           temp_paths=temp_paths, timeout=front.timeout, max_body=front.max_body, shutdown=front.shutdown,
-                           per_address=front.per_address, forwarded=FORWARDED, socket=front.socket, host=front.host, port=front.port)
+                           temp_paths=temp_paths, timeout=front.timeout, max_body=front.max_body,
+                           shutdown=front.shutdown, connections=front.connections, per_address=front.per_address,
+                           forwarded=FORWARDED, socket=front.socket, host=front.host, port=front.port)

@@ -7,6 +7,7 @@ import argparse
 import ctypes
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -50,9 +51,21 @@ def plan(args, env, run):
                              timeout=serving["SERVE_CLIENT_TIMEOUT"],
                              per_address=serving["SERVE_CONNECTIONS_PER_ADDRESS"],
                              max_body=config["MAX_CONTENT_LENGTH"], shutdown=serving["SERVE_SHUTDOWN_SECONDS"],
+                             connections=connections_allowed(),
                              user="nobody nogroup" if os.geteuid() == 0 else "")
     return front, find_nginx(serving["SERVE_NGINX"]), {**env, "TRUSTED_PROXY_HOPS": env.get("TRUSTED_PROXY_HOPS")
                                                       or "1"}
+
+
+def connections_allowed(wanted=8192):
+    """nginx's worker_connections: raise the open-file limit towards the hard one, and take half (each proxied
+    connection needs two descriptors: the client's and gunicorn's)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 2 * wanted + 64 if hard == resource.RLIM_INFINITY else min(hard, 2 * wanted + 64)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))      # children inherit it
+        soft = target
+    return min(wanted, (soft - 64) // 2)
 
 
 def _die_with_parent():

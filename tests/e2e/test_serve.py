@@ -36,7 +36,8 @@ class Served:
         create_schema(engine)
         engine.dispose()
         env = {**os.environ, "PORT": str(self.port), "DATABASE_URL": database, "TWILIO_AUTH_TOKEN": TOKEN,
-               "TWILIO_ACCOUNT_SID": ACCOUNT, "SECRET_KEY": SECRET, "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}",
+               "TWILIO_ACCOUNT_SID": ACCOUNT, "SECRET_KEY": SECRET,
+               "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}",
                "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "SERVE_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS),
                "SERVE_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT), "LOG_LEVEL": "WARNING"}
         env.pop("IVR_DEV_MODE", None)
@@ -210,3 +211,16 @@ def test_gunicorn_dying_takes_nginx_down_with_it(tmp_path, stand_in):
     assert server.process.wait(timeout=60) != 0
     code, leftover = server.close()
     assert not leftover
+
+
+@pytest.mark.parametrize("setting, error", [
+    ({"TRUSTED_PROXY_HOPS": "0"}, "Error: TRUSTED_PROXY_HOPS must be at least 1 behind bin/serve (its nginx is one "
+                                  "proxy), not 0"),
+    ({"SERVE_NGINX": "/nonexistent/nginx"}, "Error: nginx not found at SERVE_NGINX=/nonexistent/nginx: install it "
+                                            "(apt-get install nginx) or set SERVE_NGINX to its path"),
+    ({"SERVE_CLIENT_TIMEOUT": "soon"}, "Error: SERVE_CLIENT_TIMEOUT must be a whole number, not 'soon'"),
+])
+def test_a_serving_mistake_is_one_line_before_anything_starts(setting, error):
+    env = {**os.environ, "PORT": str(_free_port()), "IVR_DEV_MODE": "1", **setting}
+    done = subprocess.run([str(ROOT / "bin" / "serve")], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [error])
