@@ -44,7 +44,7 @@ def find_nginx(configured):
 def plan(args, env, run):
     """The front's settings and the environment gunicorn gets, checked before anything starts."""
     config, serving = load_config(env), serve_config(env)
-    if "TRUSTED_PROXY_HOPS" in env and config["TRUSTED_PROXY_HOPS"] < 1:
+    if env.get("TRUSTED_PROXY_HOPS") and config["TRUSTED_PROXY_HOPS"] < 1:
         raise ConfigError("TRUSTED_PROXY_HOPS must be at least 1 behind bin/serve (its nginx is one proxy), "
                           f"not {config['TRUSTED_PROXY_HOPS']}")
     front = nginx_conf.Front(host=args.host, port=config["PORT"], socket=run / "gunicorn.sock", run=run,
@@ -53,8 +53,8 @@ def plan(args, env, run):
                              max_body=config["MAX_CONTENT_LENGTH"], shutdown=serving["SERVE_SHUTDOWN_SECONDS"],
                              connections=connections_allowed(),
                              user="nobody nogroup" if os.geteuid() == 0 else "")
-    return front, find_nginx(serving["SERVE_NGINX"]), {**env, "TRUSTED_PROXY_HOPS": env.get("TRUSTED_PROXY_HOPS")
-                                                      or "1"}
+    child_env = {**env, "TRUSTED_PROXY_HOPS": env.get("TRUSTED_PROXY_HOPS") or "1"}     # unset: our nginx alone
+    return front, find_nginx(serving["SERVE_NGINX"]), child_env
 
 
 def connections_allowed(wanted=8192):
