@@ -108,7 +108,9 @@ def measure(args, port, first):
 
 
 def phases(args, port):
-    """The same measurement with no stalled connection, then with --stalled held open."""
+    """The same measurement with no stalled connection, then with --stalled held open (after a warm-up: each
+    worker's first requests open its database connections)."""
+    measure(argparse.Namespace(**{**vars(args), "requests": 4 * args.clients}), port, 200000)
     quiet = measure(args, port, 0)
     attacker = Stalled(port, args.stalled)
     attacker.start()
