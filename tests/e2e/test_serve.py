@@ -126,7 +126,10 @@ def ending(sock, within):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, stand_in):
     server = Served(tmp_path_factory.mktemp("serve"), stand_in)
-    operators.create(make_app(server.database, stand_in).extensions["ivr.db"], "meena", PASSWORD)
+    app = make_app(server.database, stand_in)
+    operators.create(app.extensions["ivr.db"], "meena", PASSWORD)
+    app.extensions["ivr.changes"].close()
+    app.extensions["ivr.db"].dispose()
     yield server
     server.close()
 

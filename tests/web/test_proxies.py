@@ -2,17 +2,21 @@
 client behind bin/serve's nginx and a client cannot name its own address or scheme when no proxy is trusted."""
 import pytest
 
+from ivr import create_app
 from ivr.config import ConfigError, load_config
 from ivr.store import operators
 
-from conftest import call_params, make_app, sign
+from conftest import call_params, sign
 from helpers import PASSWORD, token_from
 
 
 @pytest.fixture
-def proxied(database_url, stand_in):
-    """The app as gunicorn runs it behind bin/serve's nginx: one trusted hop."""
-    return make_app(database_url, stand_in, TRUSTED_PROXY_HOPS=1)
+def proxied(app):
+    """The same app as gunicorn runs it behind bin/serve's nginx (one trusted hop), on the same database."""
+    proxied = create_app({**app.config, "TRUSTED_PROXY_HOPS": 1})
+    yield proxied
+    proxied.extensions["ivr.changes"].close()
+    proxied.extensions["ivr.db"].dispose()
 
 
 def _login(app, peer, forwarded_for=None, name="asha", password="wrong"):
@@ -42,15 +46,13 @@ def test_the_last_forwarded_address_is_the_client_behind_one_trusted_proxy(proxi
     assert _login(proxied, "127.0.0.1", "203.0.113.5", password=PASSWORD) == 429
 
 
-def test_twilio_signatures_validate_on_the_forwarded_scheme_and_host(database_url, stand_in):
+def test_twilio_signatures_validate_on_the_forwarded_scheme_and_host(app, proxied):
     """Behind a TLS-terminating proxy Twilio signs https://public-host/voice; the app sees http://inner-host."""
     params = call_params()
     headers = {"X-Twilio-Signature": sign("https://ivr.example.org/voice", params),
                "X-Forwarded-Proto": "https", "X-Forwarded-Host": "ivr.example.org", "X-Forwarded-For": "54.1.2.3"}
-    trusting = make_app(database_url, stand_in, TRUSTED_PROXY_HOPS=1)
-    assert trusting.test_client().post("/voice", data=params, headers=headers).status_code == 200
-    plain = make_app(database_url, stand_in)
-    assert plain.test_client().post("/voice", data=params, headers=headers).status_code == 403
+    assert proxied.test_client().post("/voice", data=params, headers=headers).status_code == 200
+    assert app.test_client().post("/voice", data=params, headers=headers).status_code == 403
 
 
 @pytest.mark.parametrize("value", ["-1", "one"])
