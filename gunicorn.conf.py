@@ -1,4 +1,4 @@
-"""gunicorn settings for the web process (Procfile and bin/start).
+"""gunicorn settings for the web process (run by bin/serve behind nginx: the Procfile and bin/start).
 
 Several processes per core, because speech recognition holds the GIL (PocketSphinx) and needs the cores; many
 threads per process, because every live call holds one thread for its media stream for the whole call.

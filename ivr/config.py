@@ -42,6 +42,13 @@ def _number(env, key, default, kind, what):
     return number
 
 
+def _at_least(env, key, default, minimum):
+    number = _int(env, key, default)
+    if number < minimum:
+        raise ConfigError(f"{key} must be a whole number of at least {minimum}, not {number}")
+    return number
+
+
 def _float(env, key, default):
     return _number(env, key, default, float, "a number")
 
@@ -78,6 +85,8 @@ def load_config(env=None):
         "IVR_DEV_MODE": _bool(env, "IVR_DEV_MODE", False),
         "PORT": _int(env, "PORT", 5000),
         "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
+        # proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (bin/serve's nginx is one)
+        "TRUSTED_PROXY_HOPS": _at_least(env, "TRUSTED_PROXY_HOPS", 0, 0),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # simple-websocket closes a socket (1009) whose message exceeds this; Twilio's frames are ~300 bytes
         "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 1024 * 1024},
@@ -147,6 +156,17 @@ def refuse_dev_defaults(config):
         if config[key] == default and (not config["IVR_DEV_MODE"] or config["PUBLIC_URL"].startswith("https://")):
             raise UnsafeConfig(f"{key} is the development default: set {key} (IVR_DEV_MODE=1 allows the "
                                f"default for local development over http only)")
+
+
+def serve_config(env=None):
+    """SERVE_*: the nginx front that bin/serve puts before gunicorn."""
+    env = os.environ if env is None else env
+    return {
+        "SERVE_CLIENT_TIMEOUT": _at_least(env, "SERVE_CLIENT_TIMEOUT", 10, 1),
+        "SERVE_CONNECTIONS_PER_ADDRESS": _at_least(env, "SERVE_CONNECTIONS_PER_ADDRESS", 128, 1),
+        "SERVE_SHUTDOWN_SECONDS": _at_least(env, "SERVE_SHUTDOWN_SECONDS", 10, 1),
+        "SERVE_NGINX": env.get("SERVE_NGINX", ""),
+    }
 
 
 def screening_config(env):
