@@ -13,12 +13,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import create_engine
+from alembic import command
 
 from ivr.store import operators
 
-from conftest import ACCOUNT, SECRET, TOKEN, call_params, create_schema, make_app, sign
-from helpers import PASSWORD, token_from
+from conftest import ACCOUNT, SECRET, TOKEN, call_params, make_app, sign
+from helpers import PASSWORD, alembic_config, token_from
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,7 @@ class Served:
     def __init__(self, folder, stand_in, app=None):
         self.port = _free_port()
         self.database = database = f"sqlite:///{folder / 'serve.sqlite3'}"
-        engine = create_engine(database)
-        create_schema(engine)
-        engine.dispose()
+        command.upgrade(alembic_config(database), "head")     # bin/serve refuses an unmigrated database
         env = {**os.environ, "PORT": str(self.port), "DATABASE_URL": database, "TWILIO_AUTH_TOKEN": TOKEN,
                "TWILIO_ACCOUNT_SID": ACCOUNT, "SECRET_KEY": SECRET,
                "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}",
