@@ -1,6 +1,7 @@
 """Configuration read from the environment, with safe development defaults."""
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,18 @@ def _list(env, key, default):
 def _bool(env, key, default):
     value = env.get(key)
     return default if value in (None, "") else value.strip().lower() not in ("0", "false", "no", "off")
+
+
+REGION_ZONES = {"IN": "Asia/Kolkata"}     # a region spanning several zones needs WEB_TIMEZONE set
+
+
+def _zone(env, region):
+    name = (env.get("WEB_TIMEZONE") or "").strip() or REGION_ZONES.get(region.strip().upper(), "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"WEB_TIMEZONE must be an IANA zone such as Asia/Kolkata, not {name[:40]!r}") from None
+    return name
 
 
 def load_config(env=None):
@@ -113,6 +126,9 @@ def load_config(env=None):
         "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
         "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),
         "WEB_LOGIN_WINDOW_MINUTES": _int(env, "WEB_LOGIN_WINDOW_MINUTES", 15),
+        # the control room shows times in this zone (the API keeps UTC); by default the region's own
+        "WEB_TIMEZONE": _zone(env, env.get("IVR_DEFAULT_REGION", "IN")),
+        "WEB_ALERTS_POLL_SECONDS": _float(env, "WEB_ALERTS_POLL_SECONDS", 5.0),
         **screening_config(env),
     }
 

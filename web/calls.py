@@ -17,7 +17,7 @@ from ivr.store import actions, audit, calllist, calls, operators
 from ivr.store.models import aware, utcnow
 from ivr.vocabulary import LABELS
 from ivr.store import current_db
-from web import guard, metrics, present
+from web import board, guard, metrics, present
 from web.guidance import guidance_for
 from web.holds import extend_hours
 
@@ -39,13 +39,17 @@ def index():
     try:
         wanted = present.request_filter()
     except present.BadFilter as error:
-        return render_template("calls.html", rows=[], more=False, wanted=None, error=str(error), args={},
-                               live=False), 400
+        return render_template("calls.html", rows=[], pinned=[], more=False, wanted=None, error=str(error),
+                               args={}, live=False), 400
     rows, more = calllist.page_of_calls(current_db(), wanted)
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     live = wanted.page == 1     # the newest page of any filter: matching calls come in, others go
-    return render_template("calls.html", rows=rows, more=more, wanted=wanted, args=args, error=None, live=live,
-                           present=present, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
+    everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
+    pinned = board.pinned(current_db(), wanted, everything) if live else []
+    shown = {call.id for call in pinned}
+    return render_template("calls.html", rows=[call for call in rows if call.id not in shown], pinned=pinned,
+                           more=more, wanted=wanted, args=args, error=None, live=live, present=present,
+                           board=board, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
 
 
 @bp.get("/calls/<sid>")
@@ -183,7 +187,7 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
             quiet_since = time.monotonic()
             if stamp > opened:      # not the catch-up sent when the page connects
                 metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
-            data = {**present.call_dict(call), "matches": matched is None or call.id in matched}
+            data = {**board.board_dict(call), "matches": matched is None or call.id in matched}
             yield f"event: call\ndata: {json.dumps(data)}\n\n"
         sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:

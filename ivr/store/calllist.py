@@ -24,6 +24,7 @@ class CallFilter:
     until: datetime | None = None
     number: str | None = None          # E.164 for an exact match, else the digits the number ends with
     exact_number: bool = False
+    line: str | None = None            # the dialled line (To), exactly: an alert's calls
     page: int = 1
     per_page: int = 50
 
@@ -64,6 +65,8 @@ def _where(query, wanted):
         query = query.where(Call.created_at >= wanted.since)
     if wanted.until:
         query = query.where(Call.created_at < wanted.until)
+    if wanted.line:           # ix_calls_to_number_created_at
+        query = query.where(Call.to_number == wanted.line)
     if wanted.number and wanted.exact_number:
         query = query.where(Call.from_number == wanted.number)
     elif wanted.number:     # the number ends with these digits: a prefix of the reversed digits, indexed
