@@ -17,7 +17,7 @@ function zone() { return document.body.getAttribute("data-tz") || "UTC"; }
 
 function localParts(iso, options) {
   if (!iso) { return ""; }
-  return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone(), hour12: false }, options))
+  return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone(), hourCycle: "h23" }, options))
     .format(new Date(iso));
 }
 
@@ -127,6 +127,10 @@ function refreshAlerts() {
     });
 }
 
+var LATEST = 160;     // the board shows a live call's latest words; its page has them all
+
+function latest(words) { return words && words.length > LATEST ? "…" + words.slice(-LATEST) : words; }
+
 // ---- the board: one row template, rows live in the "In progress" table until the call ends
 function isLive(call) { return !call.ended_at && call.route !== "reject"; }
 
@@ -139,12 +143,13 @@ function fill(row, call, detailUrl, pinned) {
   time.setAttribute("datetime", call.created_at || "");
   time.textContent = localParts(call.created_at, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   text(row, ".c-date", localParts(call.created_at, { day: "2-digit", month: "short" }));
-  text(row, ".c-elapsed", pinned ? "" : (call.duration == null ? "" : clock(call.duration)));
+  text(row, ".c-elapsed", pinned ? clock((Date.now() - Date.parse(call.created_at)) / 1000)
+    : (call.duration == null ? "" : clock(call.duration)));
   text(row, ".c-phase", pinned ? call.phase : "");
   var link = row.querySelector(".c-from a");
   link.textContent = call.from;
   link.setAttribute("href", detailUrl.replace("SID", encodeURIComponent(call.sid)));
-  text(row, ".c-transcript .final", call.transcript);
+  text(row, ".c-transcript .final", pinned ? latest(call.transcript) : call.transcript);
   text(row, ".c-transcript .partial", call.partial_transcript);
   var reading = call["class"] ? call["class"] + (call.confidence == null ? "" : " " + Math.round(call.confidence * 100) + "%") : "";
   if (call.operator_class) { reading += " → " + call.operator_class; }
