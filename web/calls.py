@@ -48,8 +48,16 @@ def index():
     pinned = board.pinned(current_db(), wanted, everything) if live else []
     shown = {call.id for call in pinned}
     return render_template("calls.html", rows=[call for call in rows if call.id not in shown], pinned=pinned,
+                           row_urls=_row_urls(),
                            more=more, wanted=wanted, args=args, error=None, live=live, present=present,
                            board=board, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
+
+
+def _row_urls():
+    """What every row of the board repeats, worked out once per page (SID is replaced per row)."""
+    return {"detail": url_for(".detail", sid="SID"), "claim": url_for("web.board.claim", sid="SID"),
+            "release": url_for("web.board.release", sid="SID"), "spam": url_for(".add_spam"),
+            "token": guard.csrf_token(), "back": request.full_path, "me": guard.actor()}
 
 
 @bp.get("/calls/<sid>")
