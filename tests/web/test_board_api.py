@@ -145,3 +145,14 @@ def test_the_calls_list_filters_by_line(db, operator_client):
     assert 'id="call-CAl2"' in operator_client.get("/?line=%2B15005550002").text
     assert 'id="call-CAl1"' not in operator_client.get("/?line=%2B15005550002").text
     assert operator_client.get("/?line=<b>").status_code == 400
+
+
+def test_pages_show_times_in_the_control_rooms_zone_and_durations_as_minutes(db, admin_client):
+    from datetime import datetime, timezone
+    arrived = datetime(2026, 11, 30, 20, 0, 5, tzinfo=timezone.utc)
+    calls.open_call(db, "CAtz", "+919800000001", LINE, created_at=arrived)
+    calls.close_call(db, "CAtz", "completed", 125)
+    page = admin_client.get("/").text
+    assert "Time (IST)" in page and ">01:30:05</time>" in page and "01 Dec" in page and ">02:05</span>" in page
+    audit_page = admin_client.get("/audit").text
+    assert "When (IST)" in audit_page and "(UTC)" not in audit_page
