@@ -1,5 +1,6 @@
 """The calls page (live), a call's page, and the operators' actions on calls: correct a class, add to spam."""
 import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -41,13 +42,13 @@ def index():
     except present.BadFilter as error:
         return render_template("calls.html", rows=[], pinned=[], more=False, wanted=None, error=str(error),
                                args={}, live=False), 400
-    rows, more = calllist.page_of_calls(current_db(), wanted)
+    # the list holds the calls the board does not pin, so a busy board never empties page 1 of finished calls
+    rows, more = calllist.page_of_calls(current_db(), dataclasses.replace(wanted, finished=True))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     live = wanted.page == 1     # the newest page of any filter: matching calls come in, others go
     everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
     pinned = board.pinned(current_db(), wanted, everything) if live else []
-    shown = {call.id for call in pinned}
-    return render_template("calls.html", rows=[call for call in rows if call.id not in shown], pinned=pinned,
+    return render_template("calls.html", rows=rows, pinned=pinned,
                            row_urls=_row_urls(),
                            more=more, wanted=wanted, args=args, error=None, live=live, present=present,
                            board=board, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)

@@ -1,7 +1,7 @@
 """The live board's reads and the "taking it" claim: calls still in progress, and which operator works each."""
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, not_, select, update
 
 from ivr.store import audit
 from ivr.store.models import Call, utcnow
@@ -13,12 +13,20 @@ LIVE_HOURS = 6
 LIVE_LIMIT = 200
 
 
+def live():
+    """The calls the board pins: not ended, from the last LIVE_HOURS, not rejected unanswered."""
+    return and_(Call.ended_at.is_(None), Call.created_at >= utcnow() - timedelta(hours=LIVE_HOURS),
+                Call.decision.is_distinct_from(str(Route.REJECT)))
+
+
+def finished():
+    """Every other call: the board's list below the pinned ones (each call is in exactly one of the two)."""
+    return not_(live())
+
+
 def in_progress(db, limit=LIVE_LIMIT):
-    """Calls not ended (newest first), from the partial index ix_calls_open; calls rejected unanswered excluded."""
-    since = utcnow() - timedelta(hours=LIVE_HOURS)
-    query = (select(Call).where(Call.ended_at.is_(None), Call.created_at >= since,
-                                Call.decision.is_distinct_from(str(Route.REJECT)))
-             .order_by(Call.created_at.desc(), Call.id.desc()).limit(limit))
+    """Calls the board pins, newest first, read from the partial index ix_calls_open."""
+    query = select(Call).where(live()).order_by(Call.created_at.desc(), Call.id.desc()).limit(limit)
     with db.reader() as session:
         return list(session.scalars(query))
 

@@ -156,3 +156,20 @@ def test_pages_show_times_in_the_control_rooms_zone_and_durations_as_minutes(db,
     assert "Time (IST)" in page and ">01:30:05</time>" in page and "01 Dec" in page and ">02:05</span>" in page
     audit_page = admin_client.get("/audit").text
     assert "When (IST)" in audit_page and "(UTC)" not in audit_page
+
+
+def test_a_busy_board_still_lists_the_finished_calls_each_call_once(app, db, operator_client):
+    app.config["WEB_PAGE_SIZE"] = 3
+    calls.open_call(db, "CAdone", "+919800000009", LINE, created_at=utcnow() - timedelta(minutes=5))
+    calls.close_call(db, "CAdone", "completed", 30)
+    for i in range(4):                                   # more calls in progress than a page holds
+        calls.open_call(db, f"CAlive{i}", f"+91980000000{i}", LINE)
+    page = operator_page_sections(operator_client.get("/").text)
+    assert page["live"] == ["CAlive3", "CAlive2", "CAlive1", "CAlive0"] and page["finished"] == ["CAdone"]
+    assert 'id="call-CAdone"' in operator_client.get("/?flag=&class=").text
+
+
+def operator_page_sections(html):
+    import re
+    live, finished = html.split('id="calls"')
+    return {"live": re.findall(r'<tr id="call-(CA\w+)"', live), "finished": re.findall(r'<tr id="call-(CA\w+)"', finished)}
