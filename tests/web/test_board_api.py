@@ -173,3 +173,14 @@ def operator_page_sections(html):
     import re
     live, finished = html.split('id="calls"')
     return {"live": re.findall(r'<tr id="call-(CA\w+)"', live), "finished": re.findall(r'<tr id="call-(CA\w+)"', finished)}
+
+
+def test_the_hourly_chart_has_labelled_axes_gridlines_and_local_hours(db, operator_client):
+    from web.charts import ticks
+    for i in range(7):
+        calls.open_call(db, f"CAh{i}", "+919800000001", LINE, created_at=utcnow() - timedelta(minutes=5 * i))
+    fragment = operator_client.get("/stats/charts").text            # what the page redraws every minute
+    assert ">Calls</text>" in fragment and "Hour starting (IST)</text>" in fragment
+    assert fragment.count('class="grid"') == len(ticks(7)) == 5       # 0, 2, 4, 6, 8
+    assert 'id="charts" data-src="/stats/charts"' in operator_client.get("/stats").text
+    assert ticks(1) == [0, 1] and ticks(23) == [0, 5, 10, 15, 20, 25] and ticks(0) == [0, 1]
