@@ -189,8 +189,9 @@ function fillClaim(row, call) {
   row.querySelectorAll("form.claim-form, form.release-form").forEach(function (form) {
     form.setAttribute("action", form.getAttribute("action").replace(/\/calls\/[^/]+\//, "/calls/" + encodeURIComponent(call.sid) + "/"));
   });
-  row.querySelector("form.claim-form").hidden = Boolean(call.claimed_by);
-  row.querySelector("form.release-form").hidden = !(call.claimed_by && call.claimed_by === me);
+  var claim = row.querySelector("form.claim-form"), release = row.querySelector("form.release-form");
+  if (claim) { claim.hidden = Boolean(call.claimed_by); }      // finished rows rendered by the server have none
+  if (release) { release.hidden = !(call.claimed_by && call.claimed_by === me); }
 }
 
 function tick() {
