@@ -1,4 +1,4 @@
-"""gunicorn settings for the web process (Procfile and bin/start).
+"""gunicorn settings for the web process (run by bin/serve behind nginx: the Procfile and bin/start).
 
 Several processes per core, because speech recognition holds the GIL (PocketSphinx) and needs the cores; many
 threads per process, because every live call holds one thread for its media stream for the whole call.
@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import traceback
 from pathlib import Path
 
 worker_class = "gthread"
@@ -27,13 +28,22 @@ if OWN_METRICS_FOLDER:
 
 
 def on_starting(server):
-    """In the master, before any worker boots: refuse a bad or development setting (gunicorn prints a RuntimeError
-    such as UnsafeConfig or ConfigError as one "Error:" line and exits 1, where each worker would print a
-    traceback), then start with an empty metrics folder (files left by an earlier run would be summed in)."""
+    """In the master, before any worker boots: refuse a bad or development setting and a database that is missing
+    or not migrated (gunicorn prints a RuntimeError such as UnsafeConfig, ConfigError or SchemaError as one "Error:"
+    line and exits 1, where each worker would print a traceback; LOG_LEVEL=DEBUG adds the traceback), then start
+    with an empty metrics folder (files left by an earlier run would be summed in)."""
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)      # before importing the app: its metrics open files there
     from ivr.config import load_config, refuse_dev_defaults
-    refuse_dev_defaults(load_config())
+    from ivr.store import schema
+    try:
+        config = load_config()
+        refuse_dev_defaults(config)
+        schema.check(config["DATABASE_URL"], config["DATABASE_DEADLINE_SECONDS"])
+    except RuntimeError:
+        if os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+            traceback.print_exc()
+        raise
     for stale in folder.glob("*.db"):              # an earlier run's, and the master's own (it serves none)
         stale.unlink()
 

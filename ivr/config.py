@@ -3,6 +3,8 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEV_AUTH_TOKEN = "dev-auth-token"
@@ -10,11 +12,20 @@ DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key"
 
 
-class UnsafeConfig(RuntimeError):
+class SettingError(RuntimeError, click.ClickException):
+    """A mistake in the set-up that a person must fix; the message says how. Printed as one "Error:" line, without a
+    traceback, by both entry points: gunicorn (any RuntimeError from on_starting) and the flask CLI (ClickException)."""
+
+    def __init__(self, message):
+        RuntimeError.__init__(self, message)
+        click.ClickException.__init__(self, message)
+
+
+class UnsafeConfig(SettingError):
     """A setting left at its development default outside development mode; the message names what to set."""
 
 
-class ConfigError(RuntimeError):
+class ConfigError(SettingError):
     """A setting in the environment that cannot be used; the message names the variable and what it needs."""
 
 
@@ -31,12 +42,28 @@ def _number(env, key, default, kind, what):
     return number
 
 
+def _at_least(env, key, default, minimum):
+    number = _int(env, key, default)
+    if number < minimum:
+        raise ConfigError(f"{key} must be a whole number of at least {minimum}, not {number}")
+    return number
+
+
 def _float(env, key, default):
     return _number(env, key, default, float, "a number")
 
 
 def _int(env, key, default):
     return _number(env, key, default, int, "a whole number")
+
+
+def _zone(env, key, default):
+    name = (env.get(key) or default).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key} must be an IANA time zone such as Asia/Kolkata, not {name[:40]!r}") from None
+    return name
 
 
 def _list(env, key, default):
@@ -48,16 +75,7 @@ def _bool(env, key, default):
     return default if value in (None, "") else value.strip().lower() not in ("0", "false", "no", "off")
 
 
-REGION_ZONES = {"IN": "Asia/Kolkata"}     # a region spanning several zones needs WEB_TIMEZONE set
-
-
-def _zone(env, region):
-    name = (env.get("WEB_TIMEZONE") or "").strip() or REGION_ZONES.get(region.strip().upper(), "UTC")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"WEB_TIMEZONE must be an IANA zone such as Asia/Kolkata, not {name[:40]!r}") from None
-    return name
+REGION_ZONES = {"IN": "Asia/Kolkata"}     # a region spanning several zones needs WEB_TIME_ZONE set
 
 
 def load_config(env=None):
@@ -70,6 +88,8 @@ def load_config(env=None):
         "IVR_DEV_MODE": _bool(env, "IVR_DEV_MODE", False),
         "PORT": _int(env, "PORT", 5000),
         "PUBLIC_URL": env.get("PUBLIC_URL", "").rstrip("/"),
+        # proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (bin/serve's nginx is one)
+        "TRUSTED_PROXY_HOPS": _at_least(env, "TRUSTED_PROXY_HOPS", 0, 0),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # simple-websocket closes a socket (1009) whose message exceeds this; Twilio's frames are ~300 bytes
         "SOCK_SERVER_OPTIONS": {"ping_interval": 25, "max_message_size": 1024 * 1024},
@@ -126,8 +146,9 @@ def load_config(env=None):
         "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
         "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),
         "WEB_LOGIN_WINDOW_MINUTES": _int(env, "WEB_LOGIN_WINDOW_MINUTES", 15),
-        # the control room shows times in this zone (the API keeps UTC); by default the region's own
-        "WEB_TIMEZONE": _zone(env, env.get("IVR_DEFAULT_REGION", "IN")),
+        # the zone operators read times in (stored and served by the API in UTC); by default the region's own
+        "WEB_TIME_ZONE": _zone(env, "WEB_TIME_ZONE", REGION_ZONES.get(env.get("IVR_DEFAULT_REGION", "IN").strip().upper(),
+                                                                      "UTC")),
         "WEB_ALERTS_POLL_SECONDS": _float(env, "WEB_ALERTS_POLL_SECONDS", 5.0),
         **screening_config(env),
     }
@@ -140,6 +161,17 @@ def refuse_dev_defaults(config):
         if config[key] == default and (not config["IVR_DEV_MODE"] or config["PUBLIC_URL"].startswith("https://")):
             raise UnsafeConfig(f"{key} is the development default: set {key} (IVR_DEV_MODE=1 allows the "
                                f"default for local development over http only)")
+
+
+def serve_config(env=None):
+    """SERVE_*: the nginx front that bin/serve puts before gunicorn."""
+    env = os.environ if env is None else env
+    return {
+        "SERVE_CLIENT_TIMEOUT": _at_least(env, "SERVE_CLIENT_TIMEOUT", 10, 1),
+        "SERVE_CONNECTIONS_PER_ADDRESS": _at_least(env, "SERVE_CONNECTIONS_PER_ADDRESS", 128, 1),
+        "SERVE_SHUTDOWN_SECONDS": _at_least(env, "SERVE_SHUTDOWN_SECONDS", 10, 1),
+        "SERVE_NGINX": env.get("SERVE_NGINX", ""),
+    }
 
 
 def screening_config(env):

@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from ivr.config import load_config
-from ivr.store import normalise_url
+from ivr.store import normalise_url, sqlite_file
 from ivr.store.models import Base
 
 config = context.config
@@ -13,6 +13,8 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 url = config.attributes.get("database_url") or load_config()["DATABASE_URL"]
+if sqlite_file(url):
+    sqlite_file(url).parent.mkdir(parents=True, exist_ok=True)   # set-up makes the folder; the app never does
 config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
 target_metadata = Base.metadata
 

@@ -5,11 +5,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from alembic.config import Config
+
 from ivr.call.stream_token import stream_key, token_for
 from ivr.speech.audio import mulaw_encode
 from ivr.store import calls
 from ivr.tools import simulate
 from ivr.triage.classifier import Classification
+from training.train import ROOT
 
 from conftest import ACCOUNT, FIXTURES, TOKEN, call_params
 
@@ -117,3 +120,8 @@ def sign_in(client, name, password=PASSWORD):
 
 def csrf(client):
     return token_from(client.get("/").text)
+
+
+def alembic_config(database_url):
+    """Alembic's configuration for DATABASE_URL, without touching the test run's logging."""
+    return Config(str(ROOT / "alembic.ini"), attributes={"database_url": database_url, "configure_logger": False})

@@ -19,3 +19,15 @@ def test_a_bad_number_names_its_variable_in_one_line(key, value, needs):
 def test_numbers_with_spaces_and_empty_values_use_the_value_or_the_default():
     config = load_config({"IVR_LISTEN_SECONDS": " 9 ", "IVR_KEYPAD_TIMEOUT": ""})
     assert (config["IVR_LISTEN_SECONDS"], config["IVR_KEYPAD_TIMEOUT"]) == (9, 6)
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus", "../../etc/passwd", "IST+5"])
+def test_a_bad_time_zone_names_its_variable_in_one_line(value):
+    with pytest.raises(ConfigError) as raised:
+        load_config({"WEB_TIME_ZONE": value})
+    assert str(raised.value) == f"WEB_TIME_ZONE must be an IANA time zone such as Asia/Kolkata, not {value!r}"
+
+
+def test_the_time_zone_defaults_to_kolkata():
+    assert load_config({})["WEB_TIME_ZONE"] == "Asia/Kolkata"
+    assert load_config({"WEB_TIME_ZONE": " Europe/London "})["WEB_TIME_ZONE"] == "Europe/London"

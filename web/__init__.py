@@ -5,12 +5,13 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.store.notify import Changes
-from web import (admin, alerts, api, auth, board, callbacks, calls, charts, commands, guard, holds, metrics, queue,
-                 settings)
+from web import (admin, alerts, api, auth, board, callbacks, calls, charts, commands, guard, handover, holds, metrics,
+                 queue, settings)
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 bp.register_blueprint(auth.bp)
 bp.register_blueprint(calls.bp)
+bp.register_blueprint(handover.bp)
 bp.register_blueprint(admin.bp)
 bp.register_blueprint(charts.bp)
 bp.register_blueprint(callbacks.bp)

@@ -4,9 +4,9 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.call import hold
 from ivr.screening.numbers import normalise_number
-from ivr.store import actions, callbacks, calllist, calls, current_db, floods, holds, spam, waiting
+from ivr.store import actions, audit, callbacks, calllist, calls, current_db, floods, holds, notes, spam, waiting
 from ivr.store.models import utcnow
-from web import guard, present, settings as settings_page
+from web import guard, present, record, settings as settings_page
 from web.holds import MAX_EXTEND_HOURS, extend_hours
 from web.charts import summary
 
@@ -40,11 +40,13 @@ def list_calls():
 
 @bp.get("/calls/<sid>")
 def get_call(sid):
-    """One call by its Twilio CallSid."""
-    call = calls.get_call(current_db(), sid[:64])
+    """One call by its Twilio CallSid, with its record: turns, rated entities, tactics, threat, notes, trail."""
+    db = current_db()
+    call = calls.get_call(db, sid[:64])
     if call is None:
         abort(404, description="no such call")
-    return jsonify(present.call_dict(call))
+    whole = record.build(call, audit.recent(db, target=call.sid), notes.notes_for(db, call.sid))
+    return jsonify({**present.call_dict(call), **whole})
 
 
 def _spam_dict(entry):

@@ -1,34 +1,22 @@
 """The live board's pieces: calls in progress, "taking it" claims, and times shown in the control room's zone."""
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 
 from ivr.store import board, calllist, current_db
-from ivr.store.models import aware
 from web import guard, present
+from web.record import local, zone     # one zone for every page: WEB_TIME_ZONE
+
+__all__ = ["bp", "board_dict", "duration", "local", "pinned", "zone", "zone_label"]
 
 log = logging.getLogger(__name__)
 bp = Blueprint("board", __name__)
 
 
-def zone():
-    """The control room's zone (WEB_TIMEZONE); the API and the database stay in UTC."""
-    return ZoneInfo(current_app.config["WEB_TIMEZONE"])
-
-
 def zone_label():
     """The zone as operators read it in column headings (IST, UTC, ...)."""
-    return datetime.now(zone()).tzname() or current_app.config["WEB_TIMEZONE"]
-
-
-def local(moment, fmt="%Y-%m-%d %H:%M:%S"):
-    """A stored (UTC) time, or its ISO text, in the control room's zone; '' for none."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment) if moment else None
-    moment = aware(moment)
-    return moment.astimezone(zone()).strftime(fmt) if moment else ""
+    return datetime.now(zone()).tzname() or current_app.config["WEB_TIME_ZONE"]
 
 
 def duration(seconds):

@@ -12,14 +12,12 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    stream_with_context, url_for)
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.triage.extract import extract
 from ivr.screening.numbers import normalise_number
-from ivr.store import actions, audit, calllist, calls, operators
+from ivr.store import actions, calllist, operators
 from ivr.store.models import aware, utcnow
 from ivr.vocabulary import LABELS
 from ivr.store import current_db
-from web import board, guard, metrics, present
-from web.guidance import guidance_for
+from web import board, guard, handover, metrics, present, record
 from web.holds import extend_hours
 
 log = logging.getLogger(__name__)
@@ -63,29 +61,16 @@ def _row_urls():
 
 @bp.get("/calls/<sid>")
 def detail(sid):
-    """One call: transcript, reasons, timeline, what to do."""
-    call = calls.get_call(current_db(), sid[:64])
-    if call is None:
-        abort(404)
-    history = audit.recent(current_db(), target=call.sid)
-    return render_template("call.html", call=call, data=present.call_dict(call), history=history,
-                           guidance=guidance_for(call), labels=LABELS, timeline=_timeline(call, history),
-                           extracted=call.entities or extract(" ".join((call.transcript, call.partial_transcript))))
-
-
-def _timeline(call, history):
-    events = [(call.created_at, "ringing: call arrived"), (call.stream_started_at, "audio stream started"),
-              (call.decided_at, f"decided: {call.decision}"),
-              (call.ended_at, f"ended: {call.status}"), (call.operator_label_at,
-                                                         f"class corrected by {call.operator_label_by}")]
-    events += [(entry.at, f"{entry.action} by {entry.actor}") for entry in history if entry.action != "call.label"]
-    return sorted(((aware(at), what) for at, what in events if at is not None), key=lambda e: e[0])
+    """One call as an operator's brief: turns, entities, tactics, notes, who handled it, the trail."""
+    return handover.page(sid)
 
 
 @bp.post("/calls/<sid>/class")
 def correct_class(sid):
-    """Record the operator's class for this call (training reads it back)."""
+    """Record the operator's class for this call (training reads it back); an empty choice is refused."""
     label = request.form.get("class", "")
+    if not label:
+        return handover.page(sid, class_error="Choose a class from the list, then save."), 400
     if label not in LABELS:
         abort(400, description=f"class must be one of: {', '.join(LABELS)}")
     if actions.label_call(current_db(), sid[:64], label, guard.actor(), guard.g.operator.id) is None:
@@ -196,7 +181,8 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
             quiet_since = time.monotonic()
             if stamp > opened:      # not the catch-up sent when the page connects
                 metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
-            data = {**board.board_dict(call), "matches": matched is None or call.id in matched}
+            data = {**board.board_dict(call), **record.live_fields(call),
+                    "matches": matched is None or call.id in matched}
             yield f"event: call\ndata: {json.dumps(data)}\n\n"
         sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}
         if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:

@@ -1,5 +1,5 @@
 """Charts drawn on the server as SVG (no CDN, no script): calls per class per hour, and the blank/spam share.
-Hours are the control room's (WEB_TIMEZONE) on the page and UTC in the API; the page redraws them every minute."""
+Hours are the control room's (WEB_TIME_ZONE) on the page and UTC in the API; the page redraws them every minute."""
 import math
 from collections import Counter
 from datetime import timedelta, timezone

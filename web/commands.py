@@ -3,12 +3,12 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from ivr.screening.numbers import normalise_number
 from ivr.store import operators
+from ivr.store.schema import command_group
 
-operator = AppGroup("operator", help="Manage control-room operators and admins.")
+operator = command_group("operator", help="Manage control-room operators and admins.")
 
 
 def _password(from_stdin):

@@ -10,7 +10,7 @@ from ivr.screening import robocall
 from ivr.screening.machine_signs import FINGERPRINT
 from ivr.triage.extract import extract
 from ivr.store import calls
-from ivr.triage.classifier import NO_CLASS
+from ivr.triage.classifier import NO_CLASS, ModelError
 from ivr.triage.reconcile import Thresholds, reconcile
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,10 @@ class CallListener:
         """Store the utterance with the classification of everything said so far; route an emergency now."""
         try:
             reading = self.classifier.classify(transcript)
+        except ModelError as error:    # no model loaded: start-up logged why and the fix; no traceback per call
+            log.error("classifier unavailable on %s: the caller goes to the operator", sid)
+            calls.add_fault(self.db, sid, f"classifier unavailable: {error}")
+            reading = NO_CLASS
         except Exception as error:  # noqa: BLE001 - a broken classifier sends the caller to a human
             log.exception("classifier failed on %s", sid)
             calls.add_fault(self.db, sid, f"classifier failed: {error}")

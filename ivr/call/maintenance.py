@@ -3,14 +3,14 @@ from datetime import timedelta
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from ivr.call import stale
 from ivr.call.routing import TwilioUnreachable
 from ivr.store import current_db, retention
 from ivr.store.models import utcnow
+from ivr.store.schema import command_group
 
-calls = AppGroup("calls", help="Call upkeep: settle calls left open, delete calls past retention.")
+calls = command_group("calls", help="Call upkeep: settle calls left open, delete calls past retention.")
 
 
 @calls.command("reconcile")

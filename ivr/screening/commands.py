@@ -1,7 +1,6 @@
 """Screening commands: `flask --app ivr spam|block|callbacks|floods ...` (changes are audited like the control room's)."""
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from ivr.screening.numbers import normalise_number
 from ivr.store import actions
@@ -15,11 +14,12 @@ from ivr.store.floods import STATUSES
 from ivr.store.models import aware, utcnow
 from ivr.store.caller_facts import PREFIX_MARK
 from ivr.store import current_db
+from ivr.store.schema import command_group
 
-spam = AppGroup("spam", help="Manage the spam list (numbers whose calls are rejected unanswered).")
-block = AppGroup("block", help="Blank-call policy: numbers on the watch-list or temporarily blocked.")
-callbacks = AppGroup("callbacks", help="The callback desk: dropped and blank calls to ring back.")
-floods = AppGroup("floods", help="Call-flood alerts: new -> investigating -> closed.")
+spam = command_group("spam", help="Manage the spam list (numbers whose calls are rejected unanswered).")
+block = command_group("block", help="Blank-call policy: numbers on the watch-list or temporarily blocked.")
+callbacks = command_group("callbacks", help="The callback desk: dropped and blank calls to ring back.")
+floods = command_group("floods", help="Call-flood alerts: new -> investigating -> closed.")
 
 
 

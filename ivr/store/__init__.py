@@ -34,9 +34,9 @@ class Database:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
             self.read_engine = _sqlite_engine(url, wait)
             self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
-            path = url.removeprefix("sqlite:///").split("?")[0]
-            if path and path != ":memory:":
-                self._writers = WriterQueue(path + ".writer-lock", wait)
+            path = sqlite_file(url)
+            if path:
+                self._writers = WriterQueue(f"{path}.writer-lock", wait)
         else:
             limits = {"pool_timeout": deadline, "connect_args": {"connect_timeout": max(1, round(deadline))}} \
                 if deadline else {}
@@ -154,13 +154,18 @@ def upsert(session, model):
 
 
 def normalise_url(url):
-    """Point postgres:// URLs (Heroku style) at psycopg 3; make the folder of a SQLite file exist."""
+    """Point postgres:// URLs (Heroku style) at psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///").split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
     return url
+
+
+def sqlite_file(url):
+    """The file of a SQLite URL (None for other databases and for an in-memory one)."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?")[0])
 
 
 def _sqlite_engine(url, timeout):

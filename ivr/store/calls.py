@@ -4,10 +4,11 @@ import time
 from sqlalchemy import select, update
 
 from ivr.store import upsert
-from ivr.store.models import Call, utcnow
+from ivr.store.models import Call, aware, utcnow
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 RINGING, IN_PROGRESS = "ringing", "in-progress"     # Twilio's CallStatus words
+MAX_TURNS = 200     # a call's timed turns kept; a stream cut off at its audio cap never gets near this
 
 
 def get_call(db, sid):
@@ -132,12 +133,16 @@ def set_partial(db, sid, text, voice_seconds):
 
 
 def add_final(db, sid, text, voice_seconds, result=None, entities=None):
-    """Append a finished utterance; store the classification (and entities) of the whole transcript so far."""
+    """Append a finished utterance (and a timed turn: seconds from the call's arrival); store the
+    classification (and entities) of the whole transcript so far."""
     with db.session() as session:
         call = _locked(session, sid)
         if call is None:
             return None
         call.transcript = " ".join(part for part in (call.transcript, text) if part)
+        if text and len(call.turns or []) < MAX_TURNS:
+            offset = max(0.0, (utcnow() - aware(call.created_at)).total_seconds())
+            call.turns = list(call.turns or []) + [{"at": round(offset, 1), "text": text}]
         call.partial_transcript = ""
         call.voice_seconds = voice_seconds
         call.utterance_open = False

@@ -62,6 +62,8 @@ class Call(Base):
     faults: Mapped[list] = mapped_column(JSON, default=list)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     entities: Mapped[dict | None] = mapped_column(JSON)   # phones, places, names heard (ivr.triage.extract)
+    # each final utterance as {"at": seconds from created_at, "text": ...}, in the order heard
+    turns: Mapped[list | None] = mapped_column(JSON)
     # Unix time up to which the caller's audio has been through speech recognition (lags when overloaded)
     heard_until: Mapped[float | None] = mapped_column(Float)
     # ivr.vocabulary.Flag -> the reason it was raised, set by the code that raised it (screening, audio, decision)
@@ -234,6 +236,19 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class CallNote(Base):
+    """A note an operator wrote on a call (for the hand-over or an FIR); audited as call.note."""
+
+    __tablename__ = "call_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditEntry(Base):

@@ -84,7 +84,24 @@ def _unpickle(path, digest):
     return joblib.load(path)
 
 
+class Unavailable:
+    """Stands in for a classifier that will not load: the line keeps answering, and every call with speech records
+    the fault and goes to the operator (a reading can only ever add a route, so nothing is lost without one)."""
+
+    version = "unavailable"
+
+    def __init__(self, why):
+        self.why = why
+
+    def classify(self, text):
+        raise ModelError(self.why)
+
+
 def init_app(app):
-    classifier = Classifier(app.config["TRIAGE_MODEL_PATH"])
-    log.info("classifier: version %s", classifier.version)
+    try:
+        classifier = Classifier(app.config["TRIAGE_MODEL_PATH"])
+        log.info("classifier: version %s", classifier.version)
+    except ModelError as error:
+        log.error("%s; until then calls with speech go to the operator", error)
+        classifier = Unavailable(str(error))
     app.extensions["ivr.classifier"] = classifier

@@ -120,3 +120,100 @@ def _without_fragments(found):
 
 def _unique(items):
     return list(dict.fromkeys(items))
+
+
+# How sure an entity is, from its own words (so calls stored before these rules are rated the same way).
+# Recognisers substitute ordinary words and short fragments for names they do not know ("higher ed brown main
+# 3"), while real places are a place word with a number or a name. The recognisers give no per-word
+# confidence through ivr.speech.engines, so the rules read pattern strength and the kind of words only.
+UNSURE_BELOW = 0.5
+WEAK_PLACE_WORDS = {"main", "block", "phase", "circle", "square", "gate", "drive", "office", "complex", "society",
+                    "layout", "plaza", "park", "bank", "tower", "building", "campus", "atm", "hotel"}
+PLACE_NAME_WORDS = {
+    "shiv", "ram", "hanuman", "durga", "kali", "sai", "krishna", "ganesh", "gandhi", "nehru", "indira", "rajiv",
+    "patel", "ambedkar", "subhash", "netaji", "tilak", "mg", "gt", "old", "new", "green", "red", "model", "civil",
+    "lines", "city", "central", "railway", "bus", "police", "district", "government", "lal",
+    "nagar", "vihar", "pur", "puram", "ganj", "bagh", "karol", "lajpat", "saket", "andheri", "dadar", "bandra",
+    "sadar", "sarojini", "connaught", "janpath", "rajpath", "north", "south", "east", "west", "upper", "lower",
+    "ring", "outer", "inner", "national", "state", "st", "rd", "nh", "jn", "dr", "no", "number", "metro",
+}
+COMMON_WORDS = {
+    "than", "then", "and", "or", "but", "if", "so", "as", "be", "been", "were", "was", "had", "has", "have", "do",
+    "did", "does", "done", "will", "would", "could", "should", "can", "may", "might", "must", "not", "yes", "what",
+    "which", "who", "whom", "why", "how", "when", "where", "all", "any", "each", "every", "few", "more", "most",
+    "other", "such", "only", "own", "same", "too", "also", "even", "ever", "never", "about", "above", "after",
+    "again", "before", "below", "down", "during", "into", "off", "over", "under", "until", "up", "with", "without",
+    "through", "upon", "go", "going", "went", "get", "got", "make", "made", "take", "took", "see", "saw", "say",
+    "said", "tell", "told", "know", "knew", "think", "want", "like", "look", "came", "give", "gave", "find",
+    "found", "try", "ask", "need", "feel", "leave", "put", "keep", "let", "seem", "show", "hear", "heard", "play",
+    "run", "move", "live", "bring", "happen", "write", "higher", "high", "low", "big", "bigger", "small", "good",
+    "better", "best", "bad", "worse", "long", "little", "great", "brown", "blue", "yellow", "purple", "grey",
+    "gray", "thing", "things", "way", "time", "year", "day", "man", "men", "woman", "people", "said", "well",
+    "much", "many", "what's", "that's", "it's", "don't", "can't", "won't", "i'll", "we'll", "you'll", "they're",
+    "these", "those", "them", "him", "its", "your", "yours", "ours", "mine", "who's", "okay", "yeah", "hello",
+    "hi", "hey", "ah", "oh", "er", "hmm", "huh", "ya", "yep", "nope", "because", "while", "though", "although",
+    "really", "quite", "maybe", "perhaps", "already", "yet", "still", "almost", "enough", "whether",
+}
+PHONE_PREFIXES = ("91", "0")
+
+
+def heard(text):
+    """The entities in TEXT, each rated (see `rated`)."""
+    return rated(extract(text))
+
+
+def rated(entities):
+    """{'phones'|'places'|'names': [{'text', 'confidence', 'uncertain', 'why'}]} from extract()'s lists (or
+    from entities already rated); None or junk gives empty lists."""
+    entities = entities if isinstance(entities, dict) else {}
+    rules = {"phones": rate_phone, "places": rate_place, "names": rate_name}
+    return {kind: [_rated_one(item, rule) for item in entities.get(kind) or [] if item] for kind, rule in rules.items()}
+
+
+def _rated_one(item, rule):
+    text = str(item.get("text", "") if isinstance(item, dict) else item)
+    confidence, why = rule(text)
+    confidence = round(min(0.95, max(0.05, confidence)), 2)
+    return {"text": text, "confidence": confidence, "uncertain": confidence < UNSURE_BELOW, "why": why}
+
+
+def rate_phone(digits):
+    """(confidence, why) for a digit run: an Indian mobile or a landline with its code is a strong pattern."""
+    local = digits
+    for prefix in PHONE_PREFIXES:
+        if len(digits) > 10 and digits.startswith(prefix):
+            local = digits[len(prefix):]
+            break
+    if len(local) == 10 and local[0] in "6789":
+        return 0.9, "10-digit mobile number"
+    if len(local) == 10:
+        return 0.7, "10 digits: a landline with its code?"
+    return 0.35, f"{len(digits)} digits: not a whole phone number"
+
+
+def rate_place(phrase):
+    """(confidence, why) for a place phrase: the kind of place word, a number, and the words naming it."""
+    words = phrase.split()
+    anchors = [w for w in words if w in PLACE_WORDS] + [p for p in PLACE_WORDS if " " in p and p in phrase]
+    strong = any(anchor not in WEAK_PLACE_WORDS for anchor in anchors)
+    score, why = (0.75, ["place word"]) if strong else (0.5, ["weak place word"])
+    if any(w.isdigit() for w in words):
+        score += 0.15
+        why.append("a number")
+    naming = [w for w in words if w not in PLACE_WORDS and not w.isdigit() and len(w) > 1
+              and not any(w in anchor.split() for anchor in anchors)]
+    garbled = [w for w in naming if w not in PLACE_NAME_WORDS and (w in COMMON_WORDS or len(w) == 2)]
+    score += 0.05 * sum(w in PLACE_NAME_WORDS for w in naming) - 0.25 * len(garbled)
+    score -= 0.1 * max(0, len(naming) - 2)
+    if garbled:
+        why.append("ordinary words, likely misheard: " + ", ".join(garbled))
+    return score, "; ".join(why)
+
+
+def rate_name(name):
+    """(confidence, why) for a name: ordinary words and fragments are how a misheard name shows."""
+    parts = name.lower().split()
+    odd = [p for p in parts if p in COMMON_WORDS or p in STOP or len(p) <= 2]
+    if odd:
+        return 0.3, "ordinary words, likely misheard: " + ", ".join(odd)
+    return 0.7, "introduced by name"

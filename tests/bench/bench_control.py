@@ -5,6 +5,7 @@
 Fills a fresh PostgreSQL schema (BENCH_DATABASE_URL, default the local test server) with synthetic calls,
 runs the app under gunicorn (gthread, 2 workers x 16 threads, like the Procfile) and measures, one request at a
 time on a persistent connection: the calls page and GET /api/calls (unfiltered and with each kind of filter),
+and one call's page, its API record, JSON export and printable page (calls with timed turns and notes),
 against a trivial route of the same server as the baseline. It then drops the indexes the list relies on
 (created_at, from_number, reversed digits) and measures again, to show what they buy. Last, Debian's headless Chromium opens the
 calls page and the bench stores partial transcripts with the app's own store function, timing each until the
@@ -80,6 +81,8 @@ def fill(url, count, rng):
             batch.append(dict(sid=f"CA{i:032x}", from_number=f"+9198{rng.randrange(10**8):08d}", to_number="+1",
                               created_at=created, updated_at=created, status="completed", utterance_open=False,
                               voice_seconds=1.0, transcript="there is a fire near the market please come " * 2,
+                              turns=[{"at": 4.2, "text": "there is a fire near the market please come"},
+                                     {"at": 9.8, "text": "there is a fire near the market please come"}],
                               partial_transcript="", label=label, confidence=0.9 if label else None,
                               digit=rng.choice(["1", "2", "3", None]), attempts=1, decision=route,
                               routed_early=False, risk=0.0, faults=[], reasons=reasons, flags=flags))
@@ -147,6 +150,36 @@ def measure(session, queries, rounds):
             for name, v in samples.items()}
 
 
+CALL_PAGES = {"call page": "/calls/{sid}", "call api": "/api/calls/{sid}", "call export": "/calls/{sid}/export.json",
+              "call print": "/calls/{sid}/print"}
+
+
+def with_notes(url, count, rng):
+    """COUNT random calls, each given three operators' notes (the call pages measured)."""
+    from ivr.store.models import CallNote, utcnow
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        sids = list(conn.execute(text("SELECT sid FROM calls ORDER BY random() LIMIT :n"), {"n": count}).scalars())
+        conn.execute(insert(CallNote), [dict(call_sid=sid, author=f"op {rng.choice(['asha', 'ravi'])}",
+                                             created_at=utcnow(), body="caller's brother called back; PCR 12 sent " * 3)
+                                        for sid in sids for _ in range(3)])
+    engine.dispose()
+    return sids
+
+
+def measure_call_pages(session, sids, rounds):
+    """p50/p99 milliseconds of one call's page, API record, export and print page, with the trivial baseline."""
+    samples = {"trivial": []}
+    for i in range(rounds):
+        sid = sids[i % len(sids)]
+        samples["trivial"].append(timed(session, "POST", TRIVIAL_PATH))
+        for name, path in CALL_PAGES.items():
+            samples.setdefault(name, []).append(timed(session, "GET", path.format(sid=sid), {"X-API-Key": API_KEY}))
+    return {name: {"p50_ms": round(percentile(v, 50) * 1000, 2), "p99_ms": round(percentile(v, 99) * 1000, 2),
+                   "ratio_p99_to_trivial": ratio(percentile(v, 99), percentile(samples["trivial"], 99))}
+            for name, v in samples.items()}
+
+
 def transcript_to_page(server_url, db_url, probes):
     """Seconds from calls.set_partial (the store function the media stream uses) to the text on an open page."""
     from playwright.sync_api import sync_playwright
@@ -203,6 +236,7 @@ def run(args, url):
     started = time.perf_counter()
     number, created = fill(url, args.calls, rng)
     fill_seconds = time.perf_counter() - started
+    sids = with_notes(url, 50, rng)
     day = created.strftime("%Y-%m-%d")
     queries = {name: q.format(day=day, number=number[1:], digits=number[-6:]) for name, q in QUERIES.items()}
     db = Database().configure(url)
@@ -214,6 +248,8 @@ def run(args, url):
         session.sign_in("bench")
         measure(session, queries, 5)                         # warm caches and both workers' pools
         with_indexes = measure(session, queries, args.requests)
+        measure_call_pages(session, sids, 10)                # warm-up
+        call_pages = measure_call_pages(session, sids, args.requests)
         delay = transcript_to_page(server.url, url, args.probes)
         with db.engine.begin() as conn:
             for index in INDEXES:
@@ -227,10 +263,11 @@ def run(args, url):
                "with_indexes": with_indexes, "without_indexes": {"dropped": list(INDEXES), **without},
                "p99_ratio_to_trivial": {name: ratio(v["p99_ms"], with_indexes["trivial"]["p99_ms"])
                                         for name, v in with_indexes.items()},
-               "transcript_to_page": delay}
+               "call_pages": call_pages, "transcript_to_page": delay}
     worst = max((v["p99_ms"], k) for k, v in with_indexes.items())
-    emit(figures, f"{args.calls} calls: worst p99 {worst[0]} ms ({worst[1]}); transcript to page p99 "
-                  f"{delay['p99_s']} s, max {delay['max_s']} s")
+    emit(figures, f"{args.calls} calls: worst p99 {worst[0]} ms ({worst[1]}); call page p99 "
+                  f"{call_pages['call page']['p99_ms']} ms (trivial {call_pages['trivial']['p99_ms']} ms); "
+                  f"transcript to page p99 {delay['p99_s']} s, max {delay['max_s']} s")
     return 0
 
 

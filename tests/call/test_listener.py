@@ -1,10 +1,12 @@
 """CallListener: storage, classification and early routing of one stream's results."""
 import queue
+from datetime import timedelta
 
 import pytest
 
 from ivr.call.listener import CallListener
 from ivr.store import Database, calls
+from ivr.store.models import utcnow
 
 from helpers import stream_token
 
@@ -128,3 +130,14 @@ def test_places_numbers_and_names_heard_are_stored_with_the_call(listener, db):
     listener.final("CA8", text, text, 3.0)
     assert calls.get_call(db, "CA8").entities == {"phones": [], "places": ["bus stand", "sector 12"],
                                                    "names": ["Ramesh Kumar"]}
+
+
+def test_final_utterances_are_kept_as_turns_timed_from_the_calls_arrival(listener, db):
+    arrived = utcnow() - timedelta(seconds=65)
+    calls.open_call(db, "CA1", "+919812345678", "+1", created_at=arrived)
+    listener.final("CA1", "there is a fire", "there is a fire", 1.0)
+    listener.final("CA1", "", "there is a fire", 1.2)          # an empty final is no turn
+    listener.final("CA1", "at sector twelve", "there is a fire at sector twelve", 2.0)
+    turns = calls.get_call(db, "CA1").turns
+    assert [turn["text"] for turn in turns] == ["there is a fire", "at sector twelve"]
+    assert 65 <= turns[0]["at"] <= turns[1]["at"] < 125

@@ -1,4 +1,4 @@
-"""The Quick start's `bin/start`: gunicorn (threaded workers, as in the Procfile) serving a whole call."""
+"""The Quick start's `bin/start`: bin/serve (nginx in front of gunicorn, as the Procfile runs it) serving a whole call."""
 import json
 import os
 import signal

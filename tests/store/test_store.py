@@ -3,7 +3,6 @@ import threading
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
@@ -11,7 +10,7 @@ from ivr.store import Database, actions, audit, calls, normalise_url, spam
 from ivr.store.models import Base
 
 from conftest import listed
-from training.train import ROOT
+from helpers import alembic_config
 
 
 def test_open_call_is_idempotent(db):
@@ -114,16 +113,9 @@ def test_postgres_urls_use_psycopg3():
     assert normalise_url("sqlite:///x") == "sqlite:///x"
 
 
-def _alembic(database_url):
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    return config
-
-
 def test_migrations_build_the_schema_the_models_describe(database_url):
     """Upgrade an empty database to head; then autogenerate must find nothing left to do."""
-    config = _alembic(database_url)
+    config = alembic_config(database_url)
     command.upgrade(config, "head")
     engine = create_engine(normalise_url(database_url))
     try:
@@ -139,7 +131,7 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
 
 def test_migration_carries_decisions_and_flags_over_as_data(database_url):
     """0006: a desk's `dial` becomes its route, and each call's flags are derived once from what it stored."""
-    config = _alembic(database_url)
+    config = alembic_config(database_url)
     command.upgrade(config, "0001")
     engine = create_engine(normalise_url(database_url))
     old = [("CAdesk", "dial", "emergency", ["keypad: 5", "classifier: no speech", "flag: silent-caller"]),
@@ -174,15 +166,8 @@ def test_migration_carries_decisions_and_flags_over_as_data(database_url):
         engine.dispose()
 
 
-def test_database_creates_the_sqlite_folder(tmp_path):
-    db = Database().configure(f"sqlite:///{tmp_path / 'deep' / 'er' / 'x.sqlite3'}")
-    db.ping()
-    assert (tmp_path / "deep" / "er" / "x.sqlite3").exists()
-    db.dispose()
-
-
 def test_migrations_create_the_sqlite_folder_on_a_fresh_machine(tmp_path):
-    command.upgrade(_alembic(f"sqlite:///{tmp_path / 'instance' / 'ivr.sqlite3'}"), "head")
+    command.upgrade(alembic_config(f"sqlite:///{tmp_path / 'instance' / 'ivr.sqlite3'}"), "head")
     assert (tmp_path / "instance" / "ivr.sqlite3").stat().st_size > 0
 
 
@@ -224,7 +209,7 @@ def test_keypad_wait_covers_audio_recognition_has_not_reached_yet(db):
 
 def test_migration_makes_old_calls_searchable_by_their_last_digits(database_url):
     """Rows stored under revision 0001 get updated_at and their reversed digits when 0003 runs."""
-    config = _alembic(database_url)
+    config = alembic_config(database_url)
     command.upgrade(config, "0001")
     engine = create_engine(normalise_url(database_url))
     try:

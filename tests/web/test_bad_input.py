@@ -1,10 +1,10 @@
 """Input no page or API should answer with a 500: each gets a clear 400."""
 import pytest
 
-from ivr.store import operators
+from ivr.store import calls, operators
 
 from conftest import API_KEY
-from helpers import PASSWORD, token_from
+from helpers import PASSWORD, answer, token_from
 
 
 def test_a_nul_byte_in_the_login_name_is_refused(app, db):
@@ -46,3 +46,12 @@ def test_a_newline_in_next_goes_to_the_calls_page(app, db):
     response = client.post("/login", data={"name": "asha", "password": PASSWORD, "csrf_token": token,
                                            "next": "/calls\r\nSet-Cookie: x=1"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_a_spam_reason_as_long_as_the_form_allows_still_rejects_and_stores_the_call(operator_client, db, twilio_post):
+    token = token_from(operator_client.get("/").text)
+    operator_client.post("/spam", data={"number": "+15005550006", "reason": "r" * 600, "csrf_token": token})
+    sid, root = answer(twilio_post, From="+15005550006")
+    assert root.find("Reject") is not None
+    stored = calls.get_call(db, sid)
+    assert stored.decision == "reject" and stored.block_reason.startswith("spam-list: rrr")

@@ -256,7 +256,8 @@ def test_call_page_shows_transcript_reasons_timeline_and_guidance(operator_clien
              reasons=["keypad: 1", "classifier: emergency 0.93"])
     calls.close_call(db, "CAd", "completed", 40)
     html = operator_client.get("/calls/CAd").text
-    for text in ("a man with a knife at the bus stand", "<dd>bus stand</dd>", "<dd>Meena</dd>", "keypad: 1",
+    for text in ("a man with a knife at the bus stand", '<span class="e-text">bus stand</span>',
+                 '<span class="e-text">Meena</span>', "keypad: 1",
                  "classifier: emergency 0.93", "ringing: call arrived", "ended: completed",
                  "Confirm the exact location"):
         assert text in html

@@ -12,7 +12,7 @@ function text(row, selector, value) {
   if (node) { node.textContent = value == null ? "" : String(value); }
 }
 
-// ---- times: the zone comes from the server (WEB_TIMEZONE); the data stays UTC ISO strings
+// ---- times: the zone comes from the server (WEB_TIME_ZONE); the data stays UTC ISO strings
 function zone() { return document.body.getAttribute("data-tz") || "UTC"; }
 
 function localParts(iso, options) {
