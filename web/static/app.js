@@ -251,19 +251,6 @@ function counts() {
   if (empty) { empty.hidden = rows > 0; }
 }
 
-// A call's own page: its words and status keep coming while the caller is still on the line.
-function liveCall(transcript) {
-  var source = new EventSource(transcript.getAttribute("data-events"));
-  var sid = transcript.getAttribute("data-sid");
-  source.addEventListener("call", function (event) {
-    var call = JSON.parse(event.data);
-    if (call.sid !== sid) { return; }
-    text(transcript, ".final", call.transcript || "—");
-    text(transcript, ".partial", call.partial_transcript);
-    text(document, "#call-status", call.status);
-  });
-}
-
 // The charts page redraws its charts from the server every minute (and whenever the tab comes back).
 function liveCharts(box) {
   var refresh = function () {
@@ -283,8 +270,6 @@ document.addEventListener("DOMContentLoaded", function () {
   alertsBadge();
   var table = document.getElementById("calls");
   if (table && table.getAttribute("data-events")) { liveBoard(table); }
-  var transcript = document.getElementById("transcript");
-  if (transcript && transcript.getAttribute("data-events")) { liveCall(transcript); }
   var charts = document.getElementById("charts");
   if (charts && charts.getAttribute("data-src")) { liveCharts(charts); }
 });
