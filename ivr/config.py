@@ -75,6 +75,9 @@ def _bool(env, key, default):
     return default if value in (None, "") else value.strip().lower() not in ("0", "false", "no", "off")
 
 
+REGION_ZONES = {"IN": "Asia/Kolkata"}     # a region spanning several zones needs WEB_TIME_ZONE set
+
+
 def load_config(env=None):
     """Return the app configuration as a flat dict of upper-case keys, grouped by prefix."""
     env = os.environ if env is None else env
@@ -143,8 +146,10 @@ def load_config(env=None):
         "WEB_LOGIN_FAILURES": _int(env, "WEB_LOGIN_FAILURES", 5),
         "WEB_LOGIN_ADDRESS_FAILURES": _int(env, "WEB_LOGIN_ADDRESS_FAILURES", 30),
         "WEB_LOGIN_WINDOW_MINUTES": _int(env, "WEB_LOGIN_WINDOW_MINUTES", 15),
-        # the zone operators read times in (stored and served by the API in UTC)
-        "WEB_TIME_ZONE": _zone(env, "WEB_TIME_ZONE", "Asia/Kolkata"),
+        # the zone operators read times in (stored and served by the API in UTC); by default the region's own
+        "WEB_TIME_ZONE": _zone(env, "WEB_TIME_ZONE", REGION_ZONES.get(env.get("IVR_DEFAULT_REGION", "IN").strip().upper(),
+                                                                      "UTC")),
+        "WEB_ALERTS_POLL_SECONDS": _float(env, "WEB_ALERTS_POLL_SECONDS", 5.0),
         **screening_config(env),
     }
 

@@ -5,7 +5,8 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.store.notify import Changes
-from web import admin, alerts, api, auth, callbacks, calls, charts, commands, guard, handover, holds, metrics, queue
+from web import (admin, alerts, api, auth, board, callbacks, calls, charts, commands, guard, handover, holds, metrics,
+                 queue, settings)
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 bp.register_blueprint(auth.bp)
@@ -17,6 +18,8 @@ bp.register_blueprint(callbacks.bp)
 bp.register_blueprint(alerts.bp)
 bp.register_blueprint(holds.bp)
 bp.register_blueprint(queue.bp)
+bp.register_blueprint(board.bp)
+bp.register_blueprint(settings.bp)
 
 # Reachable without signing in; everything else on this blueprint needs an operator session.
 PUBLIC_ENDPOINTS = {"web.health", "web.auth.login", "web.static"}
@@ -46,7 +49,8 @@ def _error_page(error):
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"csrf_token": guard.csrf_token, "operator": g.get("operator")}
+    return {"csrf_token": guard.csrf_token, "operator": g.get("operator"), "local": board.local,
+            "duration": board.duration, "zone_label": board.zone_label, "alert_summary": alerts.summary_for_page}
 
 
 @bp.get("/health")

@@ -6,7 +6,7 @@ from ivr.call import hold
 from ivr.screening.numbers import normalise_number
 from ivr.store import actions, audit, callbacks, calllist, calls, current_db, floods, holds, notes, spam, waiting
 from ivr.store.models import utcnow
-from web import guard, present, record
+from web import guard, present, record, settings as settings_page
 from web.holds import MAX_EXTEND_HOURS, extend_hours
 from web.charts import summary
 
@@ -201,3 +201,20 @@ def take_next():
 def stats():
     """Calls per class per hour over the last 24 hours, and the blank/spam share."""
     return jsonify(summary(calllist.since_hours(current_db())))
+
+
+@bp.get("/settings")
+def get_settings():
+    """Screening thresholds in force: value, source (environment or set at run time, by whom), limits."""
+    return jsonify(settings=settings_page.current(current_db(), current_app.config),
+                   applied_within_seconds=current_app.config["SCREEN_SETTINGS_TTL"])
+
+
+@bp.put("/settings")
+def put_settings():
+    """Change thresholds with {KEY: value, ...} (null: back to the environment's); all or nothing, audited as api."""
+    body = request.get_json(silent=True)
+    errors = settings_page.apply(current_db(), body, "api")
+    if errors:
+        return jsonify(error="; ".join(errors), errors=errors), 400
+    return get_settings()

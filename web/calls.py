@@ -1,5 +1,6 @@
 """The calls page (live), a call's page, and the operators' actions on calls: correct a class, add to spam."""
 import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -16,7 +17,7 @@ from ivr.store import actions, calllist, operators
 from ivr.store.models import aware, utcnow
 from ivr.vocabulary import LABELS
 from ivr.store import current_db
-from web import guard, handover, metrics, present, record
+from web import board, guard, handover, metrics, present, record
 from web.holds import extend_hours
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,25 @@ def index():
     try:
         wanted = present.request_filter()
     except present.BadFilter as error:
-        return render_template("calls.html", rows=[], more=False, wanted=None, error=str(error), args={},
-                               live=False), 400
-    rows, more = calllist.page_of_calls(current_db(), wanted)
+        return render_template("calls.html", rows=[], pinned=[], more=False, wanted=None, error=str(error),
+                               args={}, live=False), 400
+    # the list holds the calls the board does not pin, so a busy board never empties page 1 of finished calls
+    rows, more = calllist.page_of_calls(current_db(), dataclasses.replace(wanted, finished=True))
     args = {key: value for key, value in request.args.items() if key != "page" and value}
     live = wanted.page == 1     # the newest page of any filter: matching calls come in, others go
-    return render_template("calls.html", rows=rows, more=more, wanted=wanted, args=args, error=None, live=live,
-                           present=present, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
+    everything = calllist.CallFilter(page=wanted.page, per_page=wanted.per_page)
+    pinned = board.pinned(current_db(), wanted, everything) if live else []
+    return render_template("calls.html", rows=rows, pinned=pinned,
+                           row_urls=_row_urls(),
+                           more=more, wanted=wanted, args=args, error=None, live=live, present=present,
+                           board=board, labels=LABELS, routes=present.ROUTES, flag_names=calllist.FILTER_FLAGS)
+
+
+def _row_urls():
+    """What every row of the board repeats, worked out once per page (SID is replaced per row)."""
+    return {"detail": url_for(".detail", sid="SID"), "claim": url_for("web.board.claim", sid="SID"),
+            "release": url_for("web.board.release", sid="SID"), "spam": url_for(".add_spam"),
+            "token": guard.csrf_token(), "back": request.full_path, "me": guard.actor()}
 
 
 @bp.get("/calls/<sid>")
@@ -168,7 +181,7 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
             quiet_since = time.monotonic()
             if stamp > opened:      # not the catch-up sent when the page connects
                 metrics.LIVE_EVENT_LAG.observe(max(0.0, (utcnow() - stamp).total_seconds()))
-            data = {**present.call_dict(call), **record.live_fields(call),
+            data = {**board.board_dict(call), **record.live_fields(call),
                     "matches": matched is None or call.id in matched}
             yield f"event: call\ndata: {json.dumps(data)}\n\n"
         sent = {key: stamp for key, stamp in sent.items() if stamp >= cursor - OVERLAP}

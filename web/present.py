@@ -57,6 +57,13 @@ def _number(args, region):
     return (exact, True) if exact else (digits, False)
 
 
+def _line(args):
+    raw = (args.get("line") or "").strip()
+    if raw and (len(raw) > 64 or not set(raw) <= NUMBER_CHARS):
+        raise BadFilter("line: the dialled number as stored (digits, +), at most 64 characters")
+    return raw or None
+
+
 def request_filter():
     """The CallFilter of the current request's query arguments (pages, live events and the API alike)."""
     return parse_filter(request.args, current_app.config["WEB_PAGE_SIZE"], current_app.config["IVR_DEFAULT_REGION"])
@@ -73,6 +80,7 @@ def parse_filter(args, default_per_page, region):
     return CallFilter(label=_choice(args, "class", LABELS), route=_choice(args, "route", ROUTES),
                       flag=_choice(args, "flag", FILTER_FLAGS), since=since,
                       until=until + timedelta(days=1) if until else None, number=number, exact_number=exact,
+                      line=_line(args),
                       page=_int(args, "page", 1, 1, MAX_PAGE),
                       per_page=_int(args, "per_page", default_per_page, 1, MAX_PER_PAGE))
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import phonenumbers
 
 from ivr.screening.thresholds import above_normal
-from ivr.store import actions, caller_facts, callbacks, calls, floods, holds, line_baseline, waiting
+from ivr.store import actions, caller_facts, callbacks, calls, floods, holds, line_baseline, settings, waiting
 from ivr.vocabulary import AlertKind, Flag, Route
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ def countable(number):
 def after_blank(db, sid, number, config, now=None):
     """Count a blank call; watch-list and block at the thresholds; queue a callback unless the number is on watch."""
     now = now or datetime.now(timezone.utc)
+    config = settings.in_force(db, config, config.get("SCREEN_SETTINGS_TTL", 5.0))    # thresholds changed at run time
     blank_burst(db, sid, config, now)
     if not countable(number):
         return None

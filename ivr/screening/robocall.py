@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from ivr.screening.fingerprint import FingerprintIndex, from_bytes, is_match, to_bytes
 from ivr.screening.machine_signs import FINGERPRINT
-from ivr.store import calls, fingerprints, floods
+from ivr.store import calls, fingerprints, floods, settings
 from ivr.vocabulary import AlertKind, Flag
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def on_finding(db, index, sid, finding, config=None, now=None):
 
 def campaign(db, call, recording, config, now):
     """Alert the line when enough distinct numbers played one recording within the campaign window."""
+    config = settings.in_force(db, config, config.get("SCREEN_SETTINGS_TTL", 5.0))   # `floods set`, the settings page
     window = config["SCREEN_CAMPAIGN_SECONDS"]
     numbers = fingerprints.numbers_playing(db, recording, now - timedelta(seconds=window))
     if numbers < config["SCREEN_CAMPAIGN_NUMBERS"]:

@@ -6,6 +6,7 @@ from sqlalchemy import Integer, String, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from ivr.store import board
 from ivr.store.models import Call, reversed_digits, utcnow
 from ivr.vocabulary import Flag
 
@@ -24,6 +25,8 @@ class CallFilter:
     until: datetime | None = None
     number: str | None = None          # E.164 for an exact match, else the digits the number ends with
     exact_number: bool = False
+    line: str | None = None            # the dialled line (To), exactly: an alert's calls
+    finished: bool = False             # only calls the live board does not pin (ivr.store.board.finished)
     page: int = 1
     per_page: int = 50
 
@@ -64,6 +67,10 @@ def _where(query, wanted):
         query = query.where(Call.created_at >= wanted.since)
     if wanted.until:
         query = query.where(Call.created_at < wanted.until)
+    if wanted.finished:
+        query = query.where(board.finished())
+    if wanted.line:           # ix_calls_to_number_created_at
+        query = query.where(Call.to_number == wanted.line)
     if wanted.number and wanted.exact_number:
         query = query.where(Call.from_number == wanted.number)
     elif wanted.number:     # the number ends with these digits: a prefix of the reversed digits, indexed

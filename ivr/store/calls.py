@@ -7,6 +7,7 @@ from ivr.store import upsert
 from ivr.store.models import Call, aware, utcnow
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+RINGING, IN_PROGRESS = "ringing", "in-progress"     # Twilio's CallStatus words
 MAX_TURNS = 200     # a call's timed turns kept; a stream cut off at its audio cap never gets near this
 
 
@@ -110,7 +111,7 @@ def claim_stream(db, sid):
     with db.session() as session:
         result = session.execute(update(Call).where(
             Call.sid == sid, Call.stream_started_at.is_(None), Call.status.not_in(FINAL_STATUSES))
-            .values(stream_started_at=utcnow()))
+            .values(stream_started_at=utcnow(), status=IN_PROGRESS))   # Twilio streams only an answered call
         return result.rowcount == 1
 
 
@@ -166,6 +167,8 @@ def record_attempt(db, sid, digit):
         if call is None:
             return None
         call.attempts += 1
+        if call.status == RINGING:      # a keypad step runs only on an answered call (no stream, e.g. a fault)
+            call.status = IN_PROGRESS
         if digit is not None:
             call.digit = digit
         return call

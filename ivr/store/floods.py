@@ -1,7 +1,7 @@
 """Call-flood alerts: raised once per cooldown per line, then worked new -> investigating -> closed."""
 from datetime import timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ivr.store import audit
@@ -62,3 +62,12 @@ def move(db, alert_id, status, note, by, operator_id=None):
         audit.record(session, by, "alert.move", f"flood-alert {alert.id}", before, {"status": status, "note": note},
                      operator_id)
         return alert, None
+
+
+def open_summary(db):
+    """(open alerts, new alerts, newest alert id or 0): the header badge polls this (ix_flood_alerts_status)."""
+    query = select(func.count(), func.count(case((FloodAlert.status == "new", 1))), func.max(FloodAlert.id)) \
+        .where(FloodAlert.status != "closed")
+    with db.reader() as session:
+        open_count, new_count, newest = session.execute(query).one()
+        return open_count, new_count, newest or 0

@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, JSON, LargeBinary, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,6 +87,9 @@ class Call(Base):
     taken_by: Mapped[str | None] = mapped_column(String(64))
     queue_result: Mapped[str | None] = mapped_column(String(32))
     connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "Taking it" on the live board (ivr.store.board): the operator working this call, so no two do
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # The caller's digits reversed: "number ends with 45678" becomes an indexed prefix search.
     from_digits_reversed: Mapped[str] = mapped_column(String(32), default=_digits_reversed)
@@ -98,6 +101,9 @@ class Call(Base):
         Index("ix_calls_to_number_created_at", "to_number", "created_at"),
         # who waits, in serving order: the wait URL counts the callers ahead from here
         Index("ix_calls_queue_order", "queue_priority", "queued_at"),
+        # the live board's pinned calls: only calls not yet ended are in this index
+        Index("ix_calls_open", "created_at", postgresql_where=text("ended_at IS NULL"),
+              sqlite_where=text("ended_at IS NULL")),
     )
 
 

@@ -39,6 +39,16 @@ def test_one_recording_from_many_numbers_within_the_window_is_a_campaign(app, db
     assert "robocall" in stored.flags and stored.decision is None
 
 
+def test_a_campaign_threshold_changed_at_run_time_is_applied(app, db):
+    from ivr.store import settings
+    settings.put(db, "SCREEN_CAMPAIGN_NUMBERS", 3.0, "op asha")     # `floods set`, the Settings page, the API
+    index = FingerprintIndex()
+    for i in range(3):
+        play(db, index, app, f"CA-r{i}", f"+9198{i:03d}45678", 7, NOW + timedelta(minutes=i))
+    [alert] = floods.alerts(db)
+    assert (alert.kind, alert.callers) == ("campaign", 3)
+
+
 def test_a_recording_spread_wider_than_the_window_is_no_campaign(app, db):
     index = FingerprintIndex()
     for i in range(5):

@@ -19,8 +19,11 @@ PUBLIC = {"static", "web.static", "web.health", "web.auth.login"}
 
 
 
-def add_call(db, sid, number="+919812345678", **values):
+def add_call(db, sid, number="+919812345678", live=False, **values):
+    """A finished call (LIVE: still in progress, pinned on the board) with VALUES set on it."""
     calls.open_call(db, sid, number, "+15005550001", reasons=values.pop("reasons", []))
+    if not live:
+        values = {"status": "completed", "ended_at": utcnow(), **values}
     if values:
         with db.session() as session:
             from ivr.store.models import Call
@@ -244,7 +247,7 @@ def _sids(html):
 def test_absurd_filters_are_refused_with_a_message(operator_client, query):
     response = operator_client.get(f"/?{query}")
     assert response.status_code == 400 and 'class="flash error"' in response.text
-    assert "<script>" not in response.text.split("<main>")[1]
+    assert "<script>" not in response.text.split("<main")[1]
 
 
 def test_call_page_shows_transcript_reasons_timeline_and_guidance(operator_client, db):
