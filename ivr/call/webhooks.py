@@ -193,6 +193,8 @@ def status():
         log.warning("status callback for unknown call %r", _sid())
     else:
         flow.after_status(current_app.extensions["ivr.db"], call)
+        if call.status in calls.FINAL_STATUSES:     # a call that ended before its stream frees its reserved slot
+            current_app.extensions["ivr.slots"].cancel(call.sid)
     return Response(status=204)
 
 

@@ -110,6 +110,24 @@ class RecognitionSlots:
             return None, f"recognition slots unavailable ({type(error).__name__})"
         return Slot(fd, index), None
 
+    def cancel(self, sid):
+        """Free SID's reservation if no stream took it (the call ended first); a held slot is its stream's to free."""
+        if not self.count:
+            return
+        try:
+            with self._scanning():
+                for index in range(self.count):
+                    fd = self._try_lock(index)
+                    if fd is None:
+                        continue
+                    try:
+                        if _read(fd)[0] == sid:
+                            _write(fd, "", 0.0)
+                    finally:
+                        os.close(fd)
+        except (Busy, OSError) as error:    # it lapses by itself
+            log.warning("recognition slots in %s: %r; %s's reservation lapses by itself", self.folder, error, sid)
+
     def _find(self, sid, now):
         """The locked fd of SID's reserved slot, else of the first free one (fd, index); (None, None) if none."""
         free = (None, None)

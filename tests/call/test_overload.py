@@ -100,3 +100,10 @@ def test_a_gated_caller_without_recognition_passes_the_gate_to_the_keypad_menu(t
                                                            "To": "+15005550001"}))
     assert verbs(through) == ["Gather", "Redirect"]
     assert through.find("Gather").get("actionOnEmptyResult") == "true"
+
+
+def test_a_call_that_ends_before_its_stream_starts_frees_its_reserved_slot(twilio_post, db):
+    sid, _ = answer(twilio_post)
+    assert twilio_post("/voice/status", {"CallSid": sid, "CallStatus": "canceled"}).status_code == 204
+    _, root = answer(twilio_post)
+    assert verbs(root) == ["Start", "Gather", "Gather", "Redirect"]

@@ -125,3 +125,14 @@ def test_bad_slot_settings_are_one_line_errors(overrides, message):
 
     with pytest.raises(ConfigError, match=message):
         slots_module.init_app(App())
+
+
+def test_a_reservation_is_cancelled_when_its_call_ends_first_but_a_held_slot_is_not(tmp_path):
+    slots = RecognitionSlots(tmp_path, 2)
+    slots.reserve("CA1")
+    held, _ = slots.hold("CA2")
+    slots.cancel("CA1")
+    slots.cancel("CA2")
+    assert slots.in_use() == 1
+    held.release()
+    assert slots.in_use() == 0
