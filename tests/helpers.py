@@ -62,6 +62,7 @@ class Recorder:
 
     def progress(self, sid, heard_until, voice):
         self.heard_until, self.voice = heard_until, voice
+        return True
 
     def recognition_shed(self, sid):
         return False

@@ -70,11 +70,14 @@ class CallListener:
 
     @guarded
     def progress(self, sid, heard_until, voice_seconds):
-        """How far the stream has got through the caller's audio, and the voice in it (at most every half second)."""
+        """How far recognition has got through the caller's audio (None: nothing to wait for), and the voice in it;
+        written at most every half second. True when written."""
         now = time.monotonic()
-        if now - self._last_progress >= PARTIAL_EVERY_SECONDS:
-            self._last_progress = now
-            calls.set_heard(self.db, sid, heard_until, voice_seconds)
+        if now - self._last_progress < PARTIAL_EVERY_SECONDS:
+            return False
+        self._last_progress = now
+        calls.set_heard(self.db, sid, heard_until, voice_seconds)
+        return True
 
     @guarded
     def recognition_shed(self, sid):
@@ -88,6 +91,7 @@ class CallListener:
         log.warning("%s: speech recognition shed: %s", sid, why)
         RECOGNITION_SHED.labels(stage).inc()
         calls.add_flag(self.db, sid, Flag.SPEECH_SHED, why)
+        calls.set_heard(self.db, sid, None)      # no recognition left for the keypad step to wait for
 
     @guarded
     def utterance(self, sid, is_open):

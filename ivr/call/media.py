@@ -54,6 +54,7 @@ class CallMedia:
         self.stopped = False
         self.skipped = 0
         self.voice_seconds = 0.0
+        self._voice_stored = 0.0
         self.transcript = []
         self._buffer = []
         self._buffered = 0
@@ -260,7 +261,13 @@ class CallMedia:
         if self.recognizer is not None and lag > self.limits.max_lag_seconds:
             self._shed(f"overload: recognition fell {lag:.1f} s behind the caller (limit "
                        f"{self.limits.max_lag_seconds:g} s); stopped recognising, the keypad decides")
-        self.listener.progress(self.call_sid, heard_until, self.voice_seconds)
+        if self.recognizer is not None:
+            self.listener.progress(self.call_sid, heard_until, self.voice_seconds)
+        elif self.voice_seconds > self._voice_stored:
+            # nothing waits for recognition here, and a silent shed stream writes nothing: under overload the
+            # database is busy enough; only the voice heard matters (the keypad step tells voice from silence)
+            if self.listener.progress(self.call_sid, None, self.voice_seconds):
+                self._voice_stored = self.voice_seconds
 
     def _run(self, step):
         try:

@@ -119,8 +119,8 @@ def set_utterance_open(db, sid, is_open):
 
 
 def set_heard(db, sid, until, voice_seconds=None):
-    """Record that the caller's audio up to `until` (unix time) has been heard, and how much of it was voice (a
-    call whose words are not recognised has no partials to carry it, and silence alone is no evidence)."""
+    """Record that the caller's audio up to `until` (unix time; None: no recognition to wait for) has been
+    recognised, and how much of it was voice (a call whose words are not recognised has no partials to carry it)."""
     values = {"heard_until": until} if voice_seconds is None else {"heard_until": until, "voice_seconds": voice_seconds}
     with db.session() as session:
         session.execute(update(Call).where(Call.sid == sid).values(**values))

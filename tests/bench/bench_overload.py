@@ -12,6 +12,7 @@ database: stored, decided, closed; a caller who pressed a key reached that key's
 rules say so); recognised and shed calls are counted from /metrics.
 """
 import argparse
+import re
 import sys
 import tempfile
 import threading
@@ -197,14 +198,23 @@ def run(args):
                 shed = shed_counts(server.url)
                 log_problems = server.log_problems()
                 slots = slots_in_force(server)
+                errors = server_errors(server)
             rows = stored_calls(database_url, [o["call_sid"] for o in outcomes if o.get("call_sid")])
     finally:
         stand_in.close()
     return idle, outcomes, rows, shed, {"wall_seconds": round(wall, 1), "gunicorn_cores": cores,
                                         "driver_cores": driver, "peak_open_connections": peak,
                                         "drain_seconds_after_last_call": drained, "slots": slots,
+                                        "server_errors": errors[0], "server_error_kinds": errors[1],
                                         "server_log_problems": log_problems[0],
                                         "last_server_log_problems": log_problems[1]}
+
+
+def server_errors(server, keep=6):
+    """ERROR lines in gunicorn's log: how many, and the distinct messages (call ids left out)."""
+    found = [line for line in server.log_path.read_text(errors="replace").splitlines() if " ERROR " in line]
+    distinct = sorted({re.sub(r"CA[0-9a-f]{32}", "CA…", line.split(" ERROR ", 1)[1])[:200] for line in found})
+    return len(found), distinct[:keep]
 
 
 def slots_in_force(server):
