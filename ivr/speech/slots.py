@@ -24,6 +24,10 @@ LOCK_WAIT_SECONDS = 0.25
 # Calls one core transcribes in real time, measured on a 2-core machine: bench_capacity kept up with 8 calls
 # (PocketSphinx); bench_media: 0.25 CPU s per audio second for PocketSphinx, 0.34 for Vosk.
 CALLS_PER_CORE = {"pocketsphinx": 4, "vosk": 3}
+# ... but at that many the cores are full, and webhooks wait for the GIL behind recognition: with 8 slots on 2
+# cores bench_overload answered /voice in over 1 s for a quarter of its calls. A quarter of the CPU is left for
+# webhooks and the streams that are not recognised.
+RECOGNITION_SHARE = 0.75
 
 
 class Busy(Exception):
@@ -36,9 +40,11 @@ def default_folder():
 
 
 def default_count(engine_name, cores=None):
-    """Slots for this machine: the measured calls per core for the engine, times the cores this process may use."""
+    """Slots for this machine: the measured calls per core for the engine, times the cores this process may use,
+    times the share of the CPU left to recognition (at least one)."""
     cores = cores or len(os.sched_getaffinity(0))
-    return CALLS_PER_CORE.get(engine_name, min(CALLS_PER_CORE.values())) * cores
+    per_core = CALLS_PER_CORE.get(engine_name, min(CALLS_PER_CORE.values()))
+    return max(1, int(per_core * cores * RECOGNITION_SHARE))
 
 
 class Slot:

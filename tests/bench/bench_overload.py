@@ -35,6 +35,7 @@ PROFILES = [("emergency_knife", "1"), ("inquiry_passport", "2"), ("complaint_noi
             (None, "5"), ("spam_prize", "2"), (None, "")]
 BASELINE_REQUESTS = 30
 DRAIN_SECONDS = 40.0
+BURST_SECONDS = 5.0      # the first callers' answers (all CALLERS at once, while every worker warms up)
 
 
 def timed_call_class():
@@ -45,7 +46,7 @@ def timed_call_class():
         def post(self, url, extra):
             if not url.endswith("/voice"):
                 return super().post(url, extra)
-            started = time.monotonic()
+            started = self.outcome["answered_at"] = time.monotonic()
             document = super().post(url, extra)
             self.outcome["answer_seconds"] = time.monotonic() - started
             self.outcome["answer_verbs"] = [verb.tag for verb in document] if document is not None else []
@@ -140,7 +141,8 @@ def judge(outcome, call):
     if key and outcome.get("route_target") != DESKS[key]:
         # a recognised call may go to the operator (words and key disagree) or the emergency desk (early route)
         if shed or outcome.get("route_target") not in (OPERATOR, DESKS["1"]):
-            return f"pressed {key} ({'shed' if shed else 'recognised'}), dialled {outcome.get('route_target')}"
+            return (f"pressed {key} ({'shed' if shed else 'recognised'}), dialled {outcome.get('route_target')}: "
+                    + "; ".join(call.reasons or [])[-160:])
     return None
 
 
@@ -173,7 +175,7 @@ def load(args, server, stand_in):
     wall = time.monotonic() - started
     after = server.cpu_seconds()
     cores = sum(after[pid] - before.get(pid, 0.0) for pid in after) / wall
-    return outcomes, wall, round(cores, 2), round((time.process_time() - driver_before) / wall, 2), peak
+    return outcomes, started, wall, round(cores, 2), round((time.process_time() - driver_before) / wall, 2), peak
 
 
 def run(args):
@@ -193,7 +195,7 @@ def run(args):
                 sys.stderr.write("baseline: lone /voice requests on the idle server\n")
                 idle = baseline(server.url)
                 sys.stderr.write(f"load: {args.callers} callers for {args.seconds:g} s\n")
-                outcomes, wall, cores, driver, peak = load(args, server, stand_in)
+                outcomes, started, wall, cores, driver, peak = load(args, server, stand_in)
                 drained = drain(server)
                 shed = shed_counts(server.url)
                 log_problems = server.log_problems()
@@ -202,7 +204,7 @@ def run(args):
             rows = stored_calls(database_url, [o["call_sid"] for o in outcomes if o.get("call_sid")])
     finally:
         stand_in.close()
-    return idle, outcomes, rows, shed, {"wall_seconds": round(wall, 1), "gunicorn_cores": cores,
+    return idle, outcomes, started, rows, shed, {"wall_seconds": round(wall, 1), "gunicorn_cores": cores,
                                         "driver_cores": driver, "peak_open_connections": peak,
                                         "drain_seconds_after_last_call": drained, "slots": slots,
                                         "server_errors": errors[0], "server_error_kinds": errors[1],
@@ -210,10 +212,12 @@ def run(args):
                                         "last_server_log_problems": log_problems[1]}
 
 
-def server_errors(server, keep=6):
-    """ERROR lines in gunicorn's log: how many, and the distinct messages (call ids left out)."""
-    found = [line for line in server.log_path.read_text(errors="replace").splitlines() if " ERROR " in line]
-    distinct = sorted({re.sub(r"CA[0-9a-f]{32}", "CA…", line.split(" ERROR ", 1)[1])[:200] for line in found})
+def server_errors(server, keep=10):
+    """ERROR lines in gunicorn's log: how many, and the distinct messages and exceptions (call ids left out)."""
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    found = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Timeout)\b", line)]
+    distinct = sorted({re.sub(r"CA[0-9a-f]{32}", "CA…", line)[:200] for line in found + raised})
     return len(found), distinct[:keep]
 
 
@@ -225,8 +229,9 @@ def slots_in_force(server):
     return None
 
 
-def summarise(idle, outcomes, rows, shed):
+def summarise(idle, outcomes, rows, shed, started):
     answers = [o["answer_seconds"] for o in outcomes if "answer_seconds" in o]
+    burst = [o["answer_seconds"] for o in outcomes if o.get("answered_at", 0) - started < BURST_SECONDS]
     problems = [why for o in outcomes if (why := judge(o, rows.get(o.get("call_sid"))))]
     shed_calls = sum("speech-shed" in (call.flags or {}) for call in rows.values())
     keyed = [o for o in outcomes if o["key"]]
@@ -239,6 +244,9 @@ def summarise(idle, outcomes, rows, shed):
         "answer_p50_ms": round(percentile(answers, 50) * 1000, 1), "answer_p99_ms": round(percentile(answers, 99) * 1000, 1),
         "answer_max_ms": round(max(answers, default=float("nan")) * 1000, 1),
         "answers_over_1s": sum(a > 1.0 for a in answers),
+        "answers_over_1s_in_first_burst": sum(a > 1.0 for a in burst),
+        "answer_p99_ms_after_first_burst": round(percentile(
+            [o["answer_seconds"] for o in outcomes if o.get("answered_at", 0) - started >= BURST_SECONDS], 99) * 1000, 1),
         "idle_answer_p50_ms": round(percentile(idle, 50) * 1000, 1),
         "idle_answer_p99_ms": round(percentile(idle, 99) * 1000, 1),
         "ratio_answer_p50_to_idle": ratio(percentile(answers, 50), percentile(idle, 50)),
@@ -263,9 +271,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    idle, outcomes, rows, shed, run_figures = run(args)
+    idle, outcomes, started, rows, shed, run_figures = run(args)
     figures = {"benchmark": "overload", "server": "gunicorn.conf.py (production settings)", "engine": "pocketsphinx",
-               "callers": args.callers, "seconds": args.seconds, **run_figures, **summarise(idle, outcomes, rows, shed)}
+               "callers": args.callers, "seconds": args.seconds, **run_figures, **summarise(idle, outcomes, rows, shed, started)}
     emit(figures, f"{figures['calls_placed']} calls, {figures['slots']} slots: /voice p50 {figures['answer_p50_ms']} ms,"
                   f" p99 {figures['answer_p99_ms']} ms ({figures['answers_over_1s']} over 1 s; idle p99 "
                   f"{figures['idle_answer_p99_ms']} ms); recognised {figures['recognised_calls']}, shed "
