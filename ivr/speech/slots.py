@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class RecognitionSlots:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._paths = [self.folder / f"slot-{index}" for index in range(count)]
         self._scan_lock = self.folder / "scan.lock"
+        self._in_process = threading.Lock()      # threads of one process queue here, not by polling the flock
         for path in (*self._paths, self._scan_lock):
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))   # a folder we cannot use fails at start-up
 
@@ -177,9 +179,19 @@ class RecognitionSlots:
 
     @contextlib.contextmanager
     def _scanning(self):
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        if not self._in_process.acquire(timeout=LOCK_WAIT_SECONDS):
+            raise Busy(f"scan lock held for over {LOCK_WAIT_SECONDS:g} s")
+        try:
+            with self._flocked_scan(deadline):
+                yield
+        finally:
+            self._in_process.release()
+
+    @contextlib.contextmanager
+    def _flocked_scan(self, deadline):
         fd = os.open(self._scan_lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

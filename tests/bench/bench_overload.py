@@ -139,8 +139,9 @@ def judge(outcome, call):
     if key and call.decision in ("blank", "reject", "hangup"):
         return f"dropped: pressed {key}, ended {call.decision}"
     if key and outcome.get("route_target") != DESKS[key]:
-        # a recognised call may go to the operator (words and key disagree) or the emergency desk (early route)
-        if shed or outcome.get("route_target") not in (OPERATOR, DESKS["1"]):
+        # words recognised (before a shed, too) may send the call to the operator (words and key disagree) or to
+        # the emergency desk (early route); a call with no words goes where its key says
+        if (shed and not call.transcript) or outcome.get("route_target") not in (OPERATOR, DESKS["1"]):
             return (f"pressed {key} ({'shed' if shed else 'recognised'}), dialled {outcome.get('route_target')}: "
                     + "; ".join(call.reasons or [])[-160:])
     return None

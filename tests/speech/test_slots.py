@@ -137,3 +137,13 @@ def test_a_reservation_is_cancelled_when_its_call_ends_first_but_a_held_slot_is_
     assert slots.in_use() == 1
     held.release()
     assert slots.in_use() == 0
+
+
+def test_threads_of_one_process_racing_for_slots_never_get_more_than_there_are(tmp_path):
+    slots, results = RecognitionSlots(tmp_path, 3), []
+    threads = [threading.Thread(target=lambda i=i: results.append(slots.hold(f"CA{i}")[0])) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 12 and sum(slot is not None for slot in results) == 3
