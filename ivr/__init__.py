@@ -15,7 +15,7 @@ def create_app(overrides=None):
     from ivr.call import maintenance, routing, transport, webhooks
     from ivr.config import load_config, refuse_dev_defaults
     from ivr.screening import commands, robocall
-    from ivr.speech import engines
+    from ivr.speech import engines, slots
     from ivr.triage import classifier
 
     app = Flask(__name__, instance_relative_config=True)
@@ -31,6 +31,7 @@ def create_app(overrides=None):
     store.init_app(app)
     classifier.init_app(app)
     engines.init_app(app)
+    slots.init_app(app)
     routing.init_app(app)
     robocall.init_app(app)
     transport.sock.init_app(app)

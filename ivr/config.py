@@ -127,6 +127,11 @@ def load_config(env=None):
         "IVR_STREAM_START_SECONDS": _float(env, "IVR_STREAM_START_SECONDS", 10.0),
         "IVR_STREAM_MAX_SPEED": _float(env, "IVR_STREAM_MAX_SPEED", 2.0),
         "IVR_STREAM_MAX_SECONDS": _float(env, "IVR_STREAM_MAX_SECONDS", 600.0),
+        # Overload: calls recognised at once on this machine (empty: measured calls per core x cores), where the
+        # slots are shared by its processes, and how far recognition may trail a caller before that call is shed
+        "IVR_RECOGNITION_SLOTS": _int(env, "IVR_RECOGNITION_SLOTS", None),
+        "IVR_RECOGNITION_SLOTS_DIR": env.get("IVR_RECOGNITION_SLOTS_DIR", ""),
+        "IVR_RECOGNITION_MAX_LAG_SECONDS": _float(env, "IVR_RECOGNITION_MAX_LAG_SECONDS", 3.0),
         "IVR_DEFAULT_REGION": env.get("IVR_DEFAULT_REGION", "IN"),
         "IVR_QUEUE_NAME": env.get("IVR_QUEUE_NAME", "ivr-hold")[:64],
         "IVR_QUEUE_PAUSE_SECONDS": _int(env, "IVR_QUEUE_PAUSE_SECONDS", 15),

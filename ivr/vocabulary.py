@@ -48,6 +48,7 @@ class Flag(StrEnum):
     SUSPECTED_PRANK = "suspected-prank"
     SPAM_READING = "spam-reading"      # no key, and the words read as spam: a human decides, at low priority
     BLANK = "blank"
+    SPEECH_SHED = "speech-shed"        # overload: the caller's words were not (or no longer) recognised; keypad routes
 
 
 class Priority(IntEnum):

@@ -1,7 +1,10 @@
 """Fixtures: app, client, runner, signed Twilio posts, a database per test (SQLite, and PostgreSQL when
 TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
+import atexit
 import importlib.util
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -54,10 +57,15 @@ def database_url(request, tmp_path):
 
 
 def make_app(database_url, stand_in, **overrides):
+    """The app on DATABASE_URL, with recognition slots of its own (not this machine's), as many as a test's calls
+    need unless it sets IVR_RECOGNITION_SLOTS: /voice reserves one per call for RESERVE_SECONDS."""
+    slots_dir = tempfile.mkdtemp(prefix="ivr-test-slots-")
+    atexit.register(shutil.rmtree, slots_dir, True)
     app = create_app({"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
                       "SECRET_KEY": SECRET,
                       "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}", "ASR_ENGINE": "pocketsphinx",
-                      "IVR_DECISION_WAIT_SECONDS": 1.0, **overrides})
+                      "IVR_DECISION_WAIT_SECONDS": 1.0, "IVR_RECOGNITION_SLOTS": 64,
+                      "IVR_RECOGNITION_SLOTS_DIR": slots_dir, **overrides})
     create_schema(app.extensions["ivr.db"].engine)
     return app
 

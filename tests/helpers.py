@@ -63,8 +63,15 @@ class Recorder:
     def utterance(self, sid, is_open):
         self.events.append(("utterance", is_open))
 
-    def progress(self, sid, heard_until):
-        self.heard_until = heard_until
+    def progress(self, sid, heard_until, voice):
+        self.heard_until, self.voice = heard_until, voice
+        return True
+
+    def recognition_shed(self, sid):
+        return False
+
+    def shed(self, sid, why, stage):
+        self.events.append(("shed", stage, why))
 
     def fault(self, sid, what):
         self.events.append(("fault", what))

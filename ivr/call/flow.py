@@ -3,6 +3,7 @@
 Each step returns a Decision (where the call goes, an ivr.vocabulary.Route) or a Step (the menu again, or
 through the keypad gate). `claim` is the one place a decision is recorded; early routing uses it too.
 """
+import dataclasses
 import logging
 import time
 from enum import Enum
@@ -10,6 +11,7 @@ from enum import Enum
 from ivr.call.routing import target_for
 from ivr.screening import blank_policy, numbers as screening
 from ivr.store import calls, settings, waiting
+from ivr.telemetry import RECOGNITION_SHED
 from ivr.triage.classifier import Classification
 from ivr.triage.reconcile import Decision, Thresholds, reconcile
 from ivr.vocabulary import Flag, Route
@@ -93,6 +95,25 @@ def incoming(db, sid, raw_from, to, region, stir, config, now=None):
     if verdict.action == "reject":
         claim(db, sid, Decision(Route.REJECT), config)
     return verdict
+
+
+def reserve_recognition(db, sid, slots):
+    """Reserve a recognition slot for the call's stream; True when its words will be recognised. Without one
+    (overload) the call is flagged with why, and its caller hears the keypad menu at once."""
+    why = slots.reserve(sid)
+    if why is None:
+        return True
+    reason = f"overload: {why} when the call was answered; keypad menu only"
+    log.warning("%s: speech recognition shed: %s", sid, reason)
+    RECOGNITION_SHED.labels("answer").inc()
+    calls.add_flag(db, sid, Flag.SPEECH_SHED, reason)
+    return False
+
+
+def recognising(db, sid):
+    """False when the call's recognition was shed (its caller is better asked for a key than for words)."""
+    call = calls.get_call(db, sid)
+    return call is None or Flag.SPEECH_SHED not in (call.flags or {})
 
 
 def after_gate(db, sid, digit, attempt, config):
@@ -210,7 +231,10 @@ def decide(call, digit, config):
     faults = list(call.faults or [])
     if call.stream_started_at is None:
         faults.append("media stream never connected")
-    return reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
+    decision = reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
+    if Flag.SPEECH_SHED in (call.flags or {}):     # "no speech" would read as silence: say we did not listen
+        decision = dataclasses.replace(decision, reasons=decision.reasons + ("speech: not recognised (overload)",))
+    return decision
 
 
 def _unknown_call(menu, sid, digit):

@@ -10,8 +10,10 @@ from ivr.screening import robocall
 from ivr.screening.machine_signs import FINGERPRINT
 from ivr.triage.extract import extract
 from ivr.store import calls
+from ivr.telemetry import RECOGNITION_SHED
 from ivr.triage.classifier import NO_CLASS, ModelError
 from ivr.triage.reconcile import Thresholds, reconcile
+from ivr.vocabulary import Flag
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,29 @@ class CallListener:
             calls.set_partial(self.db, sid, text, voice_seconds)
 
     @guarded
-    def progress(self, sid, heard_until):
-        """How far recognition has got through the caller's audio (written at most every half second)."""
+    def progress(self, sid, heard_until, voice_seconds):
+        """How far recognition has got through the caller's audio (None: nothing to wait for), and the voice in it;
+        written at most every half second. True when written."""
         now = time.monotonic()
-        if now - self._last_progress >= PARTIAL_EVERY_SECONDS:
-            self._last_progress = now
-            calls.set_heard(self.db, sid, heard_until)
+        if now - self._last_progress < PARTIAL_EVERY_SECONDS:
+            return False
+        self._last_progress = now
+        calls.set_heard(self.db, sid, heard_until, voice_seconds)
+        return True
+
+    @guarded
+    def recognition_shed(self, sid):
+        """True when the call's recognition was shed already (at /voice: its caller hears the keypad menu only)."""
+        call = calls.get_call(self.db, sid)
+        return call is not None and Flag.SPEECH_SHED in (call.flags or {})
+
+    @guarded
+    def shed(self, sid, why, stage):
+        """Recognition is shed for this call (overload): flagged with why; the keypad routes it."""
+        log.warning("%s: speech recognition shed: %s", sid, why)
+        RECOGNITION_SHED.labels(stage).inc()
+        calls.add_flag(self.db, sid, Flag.SPEECH_SHED, why)
+        calls.set_heard(self.db, sid, None)      # no recognition left for the keypad step to wait for
 
     @guarded
     def utterance(self, sid, is_open):
@@ -124,5 +143,5 @@ class CallListener:
     @guarded
     def stopped(self, sid, transcript, voice_seconds):
         calls.close_call(self.db, sid, None, end_stream=True)
-        calls.set_heard(self.db, sid, time.time())   # nothing more will come: nobody waits for it
+        calls.set_heard(self.db, sid, time.time(), voice_seconds)   # nothing more will come: nobody waits for it
         log.info("stream for %s stopped: %.1f s of voice, transcript %r", sid, voice_seconds, transcript[:200])

@@ -1,8 +1,13 @@
 """One call's Media Stream: parse Twilio's events, decode mu-law, feed the recognizer in batches.
 
 No Flask here: the WebSocket view passes raw text frames in (and calls `tick` when none came); results go out
-to a listener with started / partial / final / utterance / stopped / fault methods. When the stream must end,
-`handle_text` and `tick` return False and `closing` says how the socket is to be closed.
+to a listener with started / partial / final / utterance / progress / shed / stopped / fault methods. When the
+stream must end, `handle_text` and `tick` return False and `closing` says how the socket is to be closed.
+
+Overload: recognition runs only while the stream holds one of the machine's recognition slots
+(ivr.speech.slots), and stops for good (shed) when it falls more than `limits.max_lag_seconds` behind the
+caller. A shed stream still measures voice and looks for machine signs, so the keypad step can tell a caller who
+spoke from silence; the keypad routes the call.
 """
 import base64
 import binascii
@@ -32,8 +37,9 @@ class CallMedia:
     """State of one media stream, from `start` to `stop`."""
 
     def __init__(self, engine, listener, batch_samples=BATCH_SAMPLES, signals=None, clock=time.time,
-                 limits=None, monotonic=time.monotonic):
+                 limits=None, monotonic=time.monotonic, slots=None):
         self.engine, self.listener, self.batch_samples = engine, listener, batch_samples
+        self.slots, self._slot = slots, None     # ivr.speech.slots.RecognitionSlots; None: recognise without one
         self.signals = signals     # an ivr.screening.machine_signs.AudioSignals, or None: machine signs are not looked for
         self.clock, self._started_at, self._fed = clock, None, 0   # wall clock: compared across processes
         self.limits = limits or StreamLimits.unlimited()
@@ -48,6 +54,7 @@ class CallMedia:
         self.stopped = False
         self.skipped = 0
         self.voice_seconds = 0.0
+        self._voice_stored = 0.0
         self.transcript = []
         self._buffer = []
         self._buffered = 0
@@ -135,10 +142,44 @@ class CallMedia:
             return False
         self.call_sid = sid
         self._started_at, self._fed, self._last_audio = self.clock(), 0, self.monotonic()
+        if not self._may_recognise(sid):
+            return
         try:
             self.recognizer = self.engine.recognizer()
         except Exception as error:  # noqa: BLE001 - any engine failure must not lose the call
             self._fault(f"speech engine failed to start: {error}")
+
+    def _may_recognise(self, sid):
+        """False when the call was shed at its answer, or no recognition slot is free now (then it is shed here)."""
+        if self.listener.recognition_shed(sid):
+            return False
+        if self.slots is None:
+            return True
+        self._slot, why = self.slots.hold(sid)
+        if self._slot is None:
+            self.listener.shed(sid, f"overload: {why} when the stream started; the keypad decides", "start")
+            return False
+        return True
+
+    def _shed(self, why):
+        """Stop recognising for the rest of the call (its words so far are kept) and give the slot back."""
+        self._run(self.recognizer.finish)      # the utterance under way still counts
+        if self.recognizer is not None:
+            self.recognizer.close()
+            self.recognizer = None
+        self._release_slot()
+        if self._utterance_open:
+            self._utterance_open = False
+            self.listener.utterance(self.call_sid, False)
+        self.listener.shed(self.call_sid, why, "lag")
+
+    def _release_slot(self):
+        if self._slot is not None:
+            slot, self._slot = self._slot, None
+            try:
+                slot.release()
+            except OSError:     # the lock goes with the file descriptor anyway
+                log.exception("media stream %s: releasing recognition slot %d failed", self.call_sid, slot.index)
 
     def _media(self, message):
         if self.call_sid is None:
@@ -189,6 +230,7 @@ class CallMedia:
             self._run(self.recognizer.finish)
         if self.recognizer is not None:
             self.recognizer.close()
+        self._release_slot()
         self.listener.stopped(self.call_sid, " ".join(self.transcript), self.voice_seconds)
 
     def _machine(self, step):
@@ -214,8 +256,18 @@ class CallMedia:
             self._run(lambda: self.recognizer.accept(pcm))
         self._fed += len(pcm)
         heard_until = self._started_at + self._fed / SAMPLE_RATE
-        TRANSCRIPTION_LAG.observe(max(0.0, self.clock() - heard_until))
-        self.listener.progress(self.call_sid, heard_until)
+        lag = max(0.0, self.clock() - heard_until)
+        TRANSCRIPTION_LAG.observe(lag)
+        if self.recognizer is not None and lag > self.limits.max_lag_seconds:
+            self._shed(f"overload: recognition fell {lag:.1f} s behind the caller (limit "
+                       f"{self.limits.max_lag_seconds:g} s); stopped recognising, the keypad decides")
+        if self.recognizer is not None:
+            self.listener.progress(self.call_sid, heard_until, self.voice_seconds)
+        elif self.voice_seconds > self._voice_stored:
+            # nothing waits for recognition here, and a silent shed stream writes nothing: under overload the
+            # database is busy enough; only the voice heard matters (the keypad step tells voice from silence)
+            if self.listener.progress(self.call_sid, None, self.voice_seconds):
+                self._voice_stored = self.voice_seconds
 
     def _run(self, step):
         try:
@@ -237,5 +289,6 @@ class CallMedia:
     def _fault(self, what):
         log.exception("media stream %s: %s", self.call_sid, what)
         self.recognizer = None
+        self._release_slot()
         self._utterance_open = False
         self.listener.fault(self.call_sid, what)

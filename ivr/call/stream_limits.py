@@ -1,5 +1,6 @@
 """What one media stream may do: when `start` must come, how long it may go quiet, how fast and how much audio
-and how many frames it may send, and how much it may fill the log with bad frames. No Flask here."""
+and how many frames it may send, how far its recognition may fall behind, and how much it may fill the log with
+bad frames. No Flask here."""
 import collections
 import dataclasses
 import math
@@ -21,16 +22,18 @@ class StreamLimits:
     idle_seconds: float = 30.0        # after `start`, the longest gap between valid media frames
     max_speed: float = 2.0            # audio seconds per wall-clock second (and frames: 50 per audio second)
     max_audio_seconds: float = 600.0  # audio per call
+    max_lag_seconds: float = 3.0      # recognition further behind the caller than this is shed for the call
 
     @classmethod
     def from_config(cls, config):
         return cls(config["IVR_STREAM_START_SECONDS"], config["IVR_STREAM_IDLE_SECONDS"],
-                   config["IVR_STREAM_MAX_SPEED"], config["IVR_STREAM_MAX_SECONDS"])
+                   config["IVR_STREAM_MAX_SPEED"], config["IVR_STREAM_MAX_SECONDS"],
+                   config["IVR_RECOGNITION_MAX_LAG_SECONDS"])
 
     @classmethod
     def unlimited(cls):
         """No limits at all: for benchmarks and tests that feed recorded audio as fast as they can."""
-        return cls(math.inf, math.inf, math.inf, math.inf)
+        return cls(math.inf, math.inf, math.inf, math.inf, math.inf)
 
     def audio_window(self):
         return RateWindow(self.max_speed * WINDOW_SECONDS + BURST_SECONDS)

@@ -34,7 +34,8 @@ def media(ws):
     signals = AudioSignals(app.config["SCREEN_FINGERPRINT_SECONDS"], app.config["SCREEN_PROMPT_SECONDS"]) \
         if app.config["SCREEN_ENABLED"] else None
     limits = StreamLimits.from_config(app.config)
-    call = CallMedia(app.extensions["ivr.speech"], listener, signals=signals, limits=limits)
+    call = CallMedia(app.extensions["ivr.speech"], listener, signals=signals, limits=limits,
+                     slots=app.extensions["ivr.slots"])
     wait, named = min(limits.start_seconds, limits.idle_seconds, 1.0), None
     try:
         while True:

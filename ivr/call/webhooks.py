@@ -21,6 +21,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 PROMPT = "Police control room. Please tell us briefly what has happened. If you cannot speak, press 5."
 MENU = ("If this is an emergency, press 1. For an inquiry, press 2. To make a complaint, press 3. "
         "If you cannot speak, press 5.")
+KEYPAD_ONLY = "Police control room. " + MENU
 SILENT_RETRY = "We cannot hear you. If you need help and cannot speak, press 5 now."
 GATE = ("Police control room. To reach the police, press 1, or say what has happened. "
         "If you cannot speak, press 5.")
@@ -51,11 +52,13 @@ def incoming():
     if verdict.action == "reject":
         log.info("rejected %s from %s: %s", sid, verdict.number, "; ".join(verdict.reasons))
         return route_response(Decision(Route.REJECT))
+    # a gated call reserves one too: through the gate it gets the normal answer, which listens for words
+    listen = flow.reserve_recognition(current_app.extensions["ivr.db"], sid, current_app.extensions["ivr.slots"])
     if verdict.action == "gate":
         response = VoiceResponse()
         response.append(stream_start(sid))      # the gate listens: a caller who speaks is a person too
         return twiml(menu_twiml(GATE, 1, "voice.gate", response))
-    return twiml(answer_twiml(sid))
+    return twiml(answer_twiml(sid, listen=listen))
 
 
 def stream_start(sid):
@@ -81,8 +84,9 @@ def menu_twiml(text, attempt, endpoint, response=None):
 def gate():
     """The keypad gate finished: through to the normal answer on 1, operator on 5, else retry or blank."""
     attempt, step = _menu_step(flow.after_gate)
-    if step is Step.PASS:
-        return twiml(answer_twiml(_sid(), stream=False))     # the gate's stream is still listening
+    if step is Step.PASS:     # the gate's stream is still listening
+        return twiml(answer_twiml(_sid(), stream=False, listen=flow.recognising(current_app.extensions["ivr.db"],
+                                                                                 _sid())))
     if step is Step.RETRY:
         return twiml(menu_twiml(GATE_RETRY, attempt + 1, "voice.gate"))
     return route_response(step)
@@ -95,12 +99,16 @@ def _menu_step(after):
                           attempt, current_app.config)
 
 
-def answer_twiml(sid, stream=True):
-    """Stream (unless the gate's already runs), the spoken prompt with its listening window, the keypad menu."""
+def answer_twiml(sid, stream=True, listen=True):
+    """Stream (unless the gate's already runs), the spoken prompt with its listening window, the keypad menu.
+    Without recognition (LISTEN false: overload) nobody would hear the caller's words, so the menu comes at once;
+    the stream still tells voice from silence."""
     config, say = current_app.config, Say(current_app.config)
     response = VoiceResponse()
     if stream:
         response.append(stream_start(sid))
+    if not listen:
+        return menu_twiml(KEYPAD_ONLY, 1, "voice.keypad", response)
     # The listening window is a keypad Gather, so a caller who cannot speak can press 5 at once; when no key
     # comes it falls through (no actionOnEmptyResult) to the menu while the stream keeps listening.
     listening = Gather(input="dtmf", num_digits=1, timeout=config["IVR_LISTEN_SECONDS"],
@@ -185,6 +193,8 @@ def status():
         log.warning("status callback for unknown call %r", _sid())
     else:
         flow.after_status(current_app.extensions["ivr.db"], call)
+        if call.status in calls.FINAL_STATUSES:     # a call that ended before its stream frees its reserved slot
+            current_app.extensions["ivr.slots"].cancel(call.sid)
     return Response(status=204)
 
 

@@ -120,10 +120,12 @@ def set_utterance_open(db, sid, is_open):
         session.execute(update(Call).where(Call.sid == sid).values(utterance_open=is_open))
 
 
-def set_heard(db, sid, until):
-    """Record that the caller's audio up to `until` (unix time) has been recognised."""
+def set_heard(db, sid, until, voice_seconds=None):
+    """Record that the caller's audio up to `until` (unix time; None: no recognition to wait for) has been
+    recognised, and how much of it was voice (a call whose words are not recognised has no partials to carry it)."""
+    values = {"heard_until": until} if voice_seconds is None else {"heard_until": until, "voice_seconds": voice_seconds}
     with db.session() as session:
-        session.execute(update(Call).where(Call.sid == sid).values(heard_until=until))
+        session.execute(update(Call).where(Call.sid == sid).values(**values))
 
 
 def set_partial(db, sid, text, voice_seconds):
@@ -151,6 +153,14 @@ def add_final(db, sid, text, voice_seconds, result=None, entities=None):
         if entities is not None:
             call.entities = entities
         return call
+
+
+def add_flag(db, sid, flag, reason):
+    """Raise FLAG (an ivr.vocabulary.Flag) on the call with REASON, keeping its other flags."""
+    with db.session() as session:
+        call = _locked(session, sid)
+        if call is not None:
+            call.flags = {**(call.flags or {}), str(flag): reason}
 
 
 def add_fault(db, sid, fault):

@@ -1,5 +1,6 @@
 """CallMedia, the per-call stream state machine, driven with Twilio's JSON frames and real PocketSphinx."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -330,3 +331,63 @@ def test_transcription_lag_is_how_far_recognition_trails_the_wall_clock(engine):
     added = after["ivr_transcription_lag_seconds_sum"] - before["ivr_transcription_lag_seconds_sum"]
     assert batches == 20
     assert added == pytest.approx(sum(0.9 * n for n in range(1, 21)))     # the nth batch is 0.9 n s behind
+
+
+def test_a_stream_that_falls_behind_the_caller_is_shed_and_gives_its_slot_back(engine, tmp_path):
+    """Each 0.1 s batch costs 0.5 s of wall clock: recognition is 3 s behind after about 8 batches."""
+    from ivr.speech.slots import RecognitionSlots
+
+    slots = RecognitionSlots(tmp_path, 1)
+    slots.reserve("CA1")
+    wall = iter(range(0, 10_000))
+    listener = Recorder()
+    call = CallMedia(engine, listener, clock=lambda: next(wall) * 0.5, limits=StreamLimits(max_lag_seconds=3.0),
+                     slots=slots)
+    play(call, fixture_pcm("emergency_fire"), stop=False)
+    assert slots.in_use() == 0 and call.recognizer is None
+    sheds = listener.of("shed")
+    assert len(sheds) == 1 and sheds[0][1] == "lag"
+    assert re.search(r"fell 3\.\d s behind the caller \(limit 3 s\)", sheds[0][2]) and "keypad decides" in sheds[0][2]
+    assert listener.of("partial") == [] or listener.events.index(sheds[0]) > listener.events.index(
+        listener.of("partial")[-1])                               # nothing recognised after the shed
+    assert listener.voice > 2.0                                    # the caller's voice is still measured
+    assert call.handle_text(STOP) is False and listener.events[-1][0] == "stopped"
+
+
+def test_a_stream_that_keeps_up_is_not_shed(engine, tmp_path):
+    from ivr.speech.slots import RecognitionSlots
+
+    slots = RecognitionSlots(tmp_path, 1)
+    listener = Recorder()
+    call = CallMedia(engine, listener, limits=StreamLimits(max_lag_seconds=3.0), slots=slots)
+    play(call, fixture_pcm("emergency_fire"), stop=False)
+    assert slots.in_use() == 1 and listener.of("shed") == []
+    assert call.handle_text(STOP) is False
+    assert slots.in_use() == 0 and "fire" in listener.events[-1][1]
+
+
+def test_a_stream_that_finds_no_free_slot_listens_for_voice_only(engine, tmp_path):
+    from ivr.speech.slots import RecognitionSlots
+
+    slots = RecognitionSlots(tmp_path, 1)
+    assert slots.reserve("CA-other") is None
+    listener = Recorder()
+    play(CallMedia(engine, listener, slots=slots), fixture_pcm("emergency_fire"))
+    assert listener.of("shed") == [("shed", "start", "overload: all 1 recognition slots busy when the stream started; "
+                                                     "the keypad decides")]
+    assert listener.of("partial") == [] and listener.of("final") == []
+    assert listener.events[-1][0] == "stopped" and listener.events[-1][1] == "" and listener.events[-1][2] > 2.0
+    assert listener.voice > 2.0
+
+
+def test_a_call_shed_at_its_answer_is_not_recognised_even_with_a_slot_free(engine, tmp_path):
+    from ivr.speech.slots import RecognitionSlots
+
+    class ShedAtAnswer(Recorder):
+        def recognition_shed(self, sid):
+            return True
+
+    slots = RecognitionSlots(tmp_path, 1)
+    listener = ShedAtAnswer()
+    play(CallMedia(engine, listener, slots=slots), fixture_pcm("emergency_fire"))
+    assert listener.of("final") == [] and listener.of("shed") == [] and slots.in_use() == 0

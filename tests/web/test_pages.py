@@ -264,6 +264,14 @@ def test_call_page_shows_transcript_reasons_timeline_and_guidance(operator_clien
     assert operator_client.get("/calls/CAnope").status_code == 404
 
 
+def test_call_page_shows_that_recognition_was_shed_and_why(operator_client, db):
+    why = "overload: all 6 recognition slots busy when the call was answered; keypad menu only"
+    add_call(db, "CAs", digit="1", decision="emergency", flags={"speech-shed": why},
+             reasons=["keypad: 1", "classifier: no speech", "speech: not recognised (overload)"])
+    html = operator_client.get("/calls/CAs").text
+    assert "<b>speech-shed</b> " + why in html and "speech: not recognised (overload)" in html
+
+
 @pytest.mark.parametrize("typed,stored", [("+1 (500) 555-0006", "+15005550006"), ("98123 45678", "+919812345678"),
                                           ("0091 98123 45678", "+919812345678")])
 def test_spam_form_normalises_numbers_and_the_next_call_is_rejected(operator_client, db, twilio_post, typed, stored):
