@@ -4,13 +4,13 @@
 a partial index on created_at of the calls with no ended_at, so the board's pinned calls are one small scan.
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0013'   # 0010 on the branch; after 0013 once merged with main's call record
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -3,13 +3,13 @@
 `calls.turns`: each final utterance with its offset in seconds from the call's arrival. `call_notes`: notes
 operators write on a call, with the author and the time (each one audited as call.note).
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
