@@ -19,8 +19,9 @@ LETTERS = {
 # longest grapheme first; romanised Hindi spells aspirated stops with an h that English phones do not have
 GRAPHEMES = [
     ("chh", "CH"), ("aa", "AA"), ("ai", "EY"), ("au", "AW"), ("ee", "IY"), ("ii", "IY"), ("oo", "UW"),
-    ("ou", "AW"), ("ow", "AW"), ("ay", "EY"), ("ei", "EY"), ("bh", "B"), ("ch", "CH"), ("dh", "D"), ("gh", "G"), ("jh", "JH"), ("kh", "K"),
-    ("ph", "F"), ("sh", "SH"), ("th", "T"), ("ck", "K"), ("qu", "K W"), ("ng", "NG"),
+    ("ou", "AW"), ("ow", "AW"), ("ay", "EY"), ("ei", "EY"), ("bh", "B"), ("ch", "CH"), ("dh", "D"),
+    ("gh", "G"), ("jh", "JH"), ("kh", "K"), ("ph", "F"), ("sh", "SH"), ("th", "T"), ("ck", "K"), ("qu", "K W"),
+    ("ng", "NG"),
     ("a", "AH"), ("e", "EH"), ("i", "IH"), ("o", "OW"), ("u", "UH"), ("y", "Y"), ("b", "B"), ("c", "K"),
     ("d", "D"), ("f", "F"), ("g", "G"), ("h", "HH"), ("j", "JH"), ("k", "K"), ("l", "L"), ("m", "M"),
     ("n", "N"), ("p", "P"), ("q", "K"), ("r", "R"), ("s", "S"), ("t", "T"), ("v", "V"), ("w", "W"),
