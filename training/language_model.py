@@ -109,7 +109,7 @@ def measure(data, card_path, sentences):
         items = spoken_set(chosen, voices, progress=say)
         metrics[group] = {"voices": list(voices)}
         for name, engine in engines.items():
-            metrics[group][name] = evaluate(engine, items)
+            metrics[group][name] = evaluate(engine, items, progress=say)
             say(f"{group} {name}: {metrics[group][name]}")
     return metrics
 

@@ -54,13 +54,15 @@ def spoken_set(sentences, voices, progress=None):
     return items
 
 
-def evaluate(engine, items):
+def evaluate(engine, items, progress=None):
     """WER and recognition CPU seconds per audio second of `engine` over spoken items."""
     from ivr.transcribe import transcribe_pcm
 
     errors = words = 0
     audio_seconds = cpu = 0.0
-    for text, _voice, pcm in items:
+    for n, (text, _voice, pcm) in enumerate(items, start=1):
+        if progress and n % 50 == 0:
+            progress(f"transcribed {n}/{len(items)}")
         started = time.process_time()
         hypothesis = transcribe_pcm(pcm, engine)
         cpu += time.process_time() - started
