@@ -105,6 +105,10 @@ def load_config(env=None):
         # Speech recognition
         "ASR_ENGINE": env.get("ASR_ENGINE", "auto"),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", str(ROOT / "models" / "vosk")),
+        # the domain language model's card, or `generic` for PocketSphinx's own US-English model
+        "ASR_LANGUAGE_MODEL": env.get("ASR_LANGUAGE_MODEL", str(ROOT / "models" / "speech_lm.json")),
+        # limit a dynamic-graph Vosk model to the domain model's words (off: unmeasured without an English model)
+        "VOSK_DOMAIN_VOCABULARY": _bool(env, "VOSK_DOMAIN_VOCABULARY", False),
         # Classifier and its thresholds
         "TRIAGE_MODEL_PATH": env.get("TRIAGE_MODEL_PATH", str(ROOT / "models" / "triage.joblib")),
         "TRIAGE_EMERGENCY_THRESHOLD": _float(env, "TRIAGE_EMERGENCY_THRESHOLD", 0.80),

@@ -1,7 +1,7 @@
 """Telephone-channel copies of the corpus: what the embedded speech engine really writes down.
 
 Each corpus sentence is spoken by a local TTS voice (flite; voices rotate), passed through the telephone
-channel (8 kHz, G.711 mu-law) and transcribed by the app's own PocketSphinx path. The transcripts go to
+channel (8 kHz, G.711 mu-law) and transcribed by the app's own speech path (`ivr.transcribe`). The transcripts go to
 training/data/telephone.csv (`label,text,voice,source`), so the model learns from what calls look like.
 
     python -m training.telephone [--workers 2]     (needs: apt-get install flite)
@@ -33,10 +33,10 @@ def voice_for(text):
 
 
 def transcribe(job):
-    """Speak one sentence, send it down the telephone channel, and return PocketSphinx's transcript."""
+    """Speak one sentence, send it down the telephone channel, and return the app's transcript of it."""
     label, text, voice = job
-    from ivr.speech.engines import PocketSphinxEngine
     from ivr.speech.audio import mulaw_decode, mulaw_encode, read_wav, to_telephone
+    from ivr.transcribe import transcribe_pcm
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "say.wav"
@@ -44,24 +44,8 @@ def transcribe(job):
         rate, pcm = read_wav(wav)
     line = mulaw_decode(mulaw_encode(to_telephone(pcm, rate)))
     silence = np.zeros(4000, dtype=np.int16)
-    recognizer = _engine(PocketSphinxEngine).recognizer()
-    results = []
-    audio = np.concatenate([silence, line, silence, silence])
-    for start in range(0, len(audio), 800):
-        results += recognizer.accept(audio[start:start + 800])
-    results += recognizer.finish()
-    recognizer.close()
-    return {"label": label, "text": " ".join(r.text for r in results if r.final).strip(), "voice": voice,
-            "source": text}
-
-
-_ENGINES = {}
-
-
-def _engine(kind):
-    if kind not in _ENGINES:
-        _ENGINES[kind] = kind()
-    return _ENGINES[kind]
+    heard = transcribe_pcm(np.concatenate([silence, line, silence, silence]))
+    return {"label": label, "text": heard, "voice": voice, "source": text}
 
 
 def load_done(path):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ivr.speech.audio import SAMPLE_RATE, Upsampler
+from ivr.speech.domain_lm import load_domain_model
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +33,49 @@ class EngineUnavailable(RuntimeError):
 
 
 class PocketSphinxEngine:
-    """CMU PocketSphinx with the US English model shipped inside its wheel.
+    """CMU PocketSphinx with the US English model shipped inside its wheel, and the domain language model
+    (`ivr.speech.domain_lm`) when one is given.
 
     Building a decoder loads the model (~0.25 CPU s, holding the GIL), so finished calls hand theirs back
     for the next call; a reused decoder starts again from the telephone CMN, so it decodes like a new one.
+    A domain model whose decoder does not build is dropped with one warning: the generic model takes over.
     """
 
     name = "pocketsphinx"
     MAX_IDLE = 32
 
-    def __init__(self):
+    def __init__(self, domain=None):
         import pocketsphinx
 
         self._pocketsphinx = pocketsphinx
-        self.model = str(Path(pocketsphinx.get_model_path()) / "en-us")
+        self.domain = domain
         self._idle = []
         self._lock = threading.Lock()
+        if domain is not None:
+            try:
+                self._release(self._decoder())
+            except Exception as error:  # noqa: BLE001 - a bad language model must not silence the line
+                log.warning("domain language model %s does not load (%s); speech uses PocketSphinx's generic model",
+                            domain.lm, error)
+                self.domain = None
+        acoustic = str(Path(pocketsphinx.get_model_path()) / "en-us")
+        self.model = f"{acoustic}, domain LM {self.domain.version}" if self.domain else acoustic
+
+    def _decoder(self):
+        if self.domain is None:
+            return self._pocketsphinx.Decoder(samprate=16000, cmninit=TELEPHONE_CMNINIT, loglevel="FATAL")
+        decoder = self._pocketsphinx.Decoder(samprate=16000, cmninit=TELEPHONE_CMNINIT, loglevel="FATAL",
+                                             lm=self.domain.lm)
+        words = self.domain.pronunciations()
+        for n, (word, phones) in enumerate(words, start=1):
+            decoder.add_word(word, phones, n == len(words))    # rebuild the search once, after the last word
+        return decoder
 
     def recognizer(self):
         with self._lock:
             decoder = self._idle.pop() if self._idle else None
         if decoder is None:
-            decoder = self._pocketsphinx.Decoder(samprate=16000, cmninit=TELEPHONE_CMNINIT, loglevel="FATAL")
+            decoder = self._decoder()
         else:
             decoder.set_cmn(TELEPHONE_CMNINIT)
         return PocketSphinxRecognizer(decoder, self._pocketsphinx.Endpointer(sample_rate=16000), self._release)
@@ -131,11 +153,16 @@ def _hypstr(hyp):
 
 
 class VoskEngine:
-    """Kaldi models through Vosk; 8 kHz PCM goes in directly."""
+    """Kaldi models through Vosk; 8 kHz PCM goes in directly.
+
+    With a domain vocabulary, a model built with a dynamic graph (`graph/HCLr.fst` + `graph/Gr.fst`, as Vosk's
+    small models are) is limited at run time to those of the words it knows (KaldiRecognizer's grammar); a
+    model with a static HCLG graph cannot take one and decodes with its own language model.
+    """
 
     name = "vosk"
 
-    def __init__(self, model_path):
+    def __init__(self, model_path, vocabulary=()):
         import vosk
 
         if not Path(model_path, "am").is_dir() and not Path(model_path, "final.mdl").exists():
@@ -144,8 +171,28 @@ class VoskEngine:
         self._vosk = vosk
         self.model = str(model_path)
         self._model = vosk.Model(str(model_path))
+        self.grammar = self._grammar(vocabulary)
+
+    def _grammar(self, vocabulary):
+        """The JSON word list for KaldiRecognizer, or None when the model cannot take one or knows none of them."""
+        if not vocabulary:
+            return None
+        if not all(Path(self.model, "graph", name).exists() for name in ("HCLr.fst", "Gr.fst")):
+            log.warning("Vosk model %s has a static graph: the domain vocabulary cannot be applied at run time "
+                        "(rebuild its graph with the domain model, see README)", self.model)
+            return None
+        known = sorted({w for w in vocabulary if self._model.vosk_model_find_word(w) >= 0})
+        if not known:
+            log.warning("Vosk model %s knows none of the %d domain words: decoding with its own language model",
+                        self.model, len(set(vocabulary)))
+            return None
+        log.info("Vosk model %s limited to %d of %d domain words", self.model, len(known), len(set(vocabulary)))
+        words = known + (["[unk]"] if self._model.vosk_model_find_word("[unk]") >= 0 else [])
+        return json.dumps(words, ensure_ascii=False)    # Vosk reads the words literally, not JSON escapes
 
     def recognizer(self):
+        if self.grammar:
+            return VoskRecognizer(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE, self.grammar))
         return VoskRecognizer(self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE))
 
 
@@ -177,22 +224,31 @@ class VoskRecognizer:
         self._kaldi = None
 
 
-def load_engine(name, vosk_model_path):
+def load_engine(name, vosk_model_path, language_model=None, vosk_vocabulary=False):
     """Pick the engine: `vosk`, `pocketsphinx`, or `auto` (Vosk when a model is present). A Vosk model that will
-    not load never stops the line: the embedded PocketSphinx takes over, with an error in the log."""
+    not load never stops the line: the embedded PocketSphinx takes over, with an error in the log.
+    `language_model` is the domain model's card (ASR_LANGUAGE_MODEL); PocketSphinx decodes with it, and Vosk
+    takes its vocabulary when `vosk_vocabulary` (VOSK_DOMAIN_VOCABULARY) is on."""
     if name not in ("auto", "vosk", "pocketsphinx"):
         raise EngineUnavailable(f"ASR_ENGINE must be auto, vosk or pocketsphinx, not {name!r}")
     present = bool(vosk_model_path) and Path(vosk_model_path).is_dir() and any(Path(vosk_model_path).iterdir())
+    domain = load_domain_model(language_model)
     if name == "vosk" or (name == "auto" and present):
         try:
-            return VoskEngine(vosk_model_path)
+            return VoskEngine(vosk_model_path, domain.words if domain and vosk_vocabulary else ())
         except Exception as error:  # noqa: BLE001 - a broken model folder must not silence the line
             log.error("Vosk model at %s does not load (%s): using PocketSphinx instead; fix the folder or download "
                       "a model with `python -m ivr.speech.vosk_model NAME`", vosk_model_path, error)
-    return PocketSphinxEngine()
+    return PocketSphinxEngine(domain)
+
+
+def engine_from_config(config):
+    """The engine the app runs with these settings (the app and `python -m ivr.transcribe` share it)."""
+    return load_engine(config["ASR_ENGINE"], config["VOSK_MODEL_PATH"], config["ASR_LANGUAGE_MODEL"],
+                       config["VOSK_DOMAIN_VOCABULARY"])
 
 
 def init_app(app):
-    engine = load_engine(app.config["ASR_ENGINE"], app.config["VOSK_MODEL_PATH"])
+    engine = engine_from_config(app.config)
     log.info("speech engine: %s (%s)", engine.name, engine.model)
     app.extensions["ivr.speech"] = engine

@@ -1,4 +1,6 @@
 """Both speech engines on real audio: PocketSphinx (embedded default) and Vosk on a genuine Kaldi model."""
+import hashlib
+import json
 import os
 
 import numpy as np
@@ -135,3 +137,33 @@ def test_closing_mid_utterance_leaves_a_clean_decoder():
     cut.close()
     reference = [r.text for r in run(PocketSphinxEngine().recognizer(), speech("inquiry_passport")) if r.final]
     assert [r.text for r in run(engine.recognizer(), speech("inquiry_passport")) if r.final] == reference
+
+
+def test_vosk_takes_the_domain_words_it_knows_as_its_vocabulary():
+    """A dynamic-graph model (the Korean one is) limited to the domain's words hears only those words."""
+    engine = VoskEngine(KO_MODEL, ["경찰", "불", "파이어", "fire", "chowk"])
+    assert json.loads(engine.grammar) == ["경찰", "불", "파이어"]     # English words are not in a Korean model
+    heard = " ".join(r.text for r in run(engine.recognizer(), speech()) if r.final).split()
+    assert heard and set(heard) <= {"경찰", "불", "파이어"}
+    assert not set(" ".join(r.text for r in run(VoskEngine(KO_MODEL).recognizer(), speech()) if r.final).split()
+                   ) <= {"경찰", "불", "파이어"}
+
+
+def test_vosk_without_any_known_domain_word_keeps_its_own_language_model(caplog):
+    engine = VoskEngine(KO_MODEL, ["fire", "chowk"])
+    assert engine.grammar is None
+    assert "knows none of the 2 domain words" in caplog.text
+    assert run(engine.recognizer(), speech())
+
+
+def test_the_domain_vocabulary_reaches_vosk_only_when_switched_on(tmp_path):
+    files = {"artifact": "lm.arpa", "dictionary": "lm.dict", "vocabulary": "lm.vocab"}
+    (tmp_path / "lm.arpa").write_text("\\data\\\n")
+    (tmp_path / "lm.dict").write_text("")
+    (tmp_path / "lm.vocab").write_text("경찰\n불\nfire\n", encoding="utf-8")
+    card = {"name": "speech_lm", "version": "t"} | {
+        key: {"file": name, "sha256": hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()}
+        for key, name in files.items()}
+    (tmp_path / "lm.json").write_text(json.dumps(card))
+    assert json.loads(load_engine("vosk", KO_MODEL, str(tmp_path / "lm.json"), True).grammar) == ["경찰", "불"]
+    assert load_engine("vosk", KO_MODEL, str(tmp_path / "lm.json"), False).grammar is None
