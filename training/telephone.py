@@ -24,7 +24,7 @@ import click
 import numpy as np
 
 from training import conditions
-from training.train import ROOT, in_validation, read_corpus
+from training.corpus import ROOT, in_validation, read_corpus
 
 OUT = ROOT / "training" / "data" / "telephone.csv"
 FIELDS = ("label", "text", "voice", "condition", "source", "asr")
@@ -57,13 +57,13 @@ def _engine(kind):
 
 
 def transcribe(job):
-    """Speak one sentence under its condition and return the row (with the seconds of audio and of work)."""
+    """Speak one sentence under its condition and return the row (with the seconds of audio and of CPU)."""
     label, text, condition = job
-    started = time.perf_counter()
+    started = time.process_time()
     pcm = conditions.render(text, condition)
     heard = transcribe_pcm(pcm)
     return ({"label": label, "text": heard, "voice": condition.voice, "condition": condition.name,
-             "source": text, "asr": ASR}, conditions.seconds(pcm), time.perf_counter() - started)
+             "source": text, "asr": ASR}, conditions.seconds(pcm), time.process_time() - started)
 
 
 def load_done(path):

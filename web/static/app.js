@@ -25,7 +25,7 @@ function fill(row, call, detailUrl) {
   link.setAttribute("href", detailUrl.replace("SID", encodeURIComponent(call.sid)));
   text(row, ".c-transcript .final", call.transcript);
   text(row, ".c-transcript .partial", call.partial_transcript);
-  var reading = call["class"] ? call["class"] + (call.confidence == null ? "" : " " + Math.round(call.confidence * 100) + "%") : "";
+  var reading = call.reading || "";
   if (call.operator_class) { reading += " → " + call.operator_class; }
   text(row, ".c-class", reading);
   text(row, ".c-digit", call.digit);
