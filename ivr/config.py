@@ -111,7 +111,8 @@ def load_config(env=None):
         "VOSK_DOMAIN_VOCABULARY": _bool(env, "VOSK_DOMAIN_VOCABULARY", False),
         # Classifier and its thresholds
         "TRIAGE_MODEL_PATH": env.get("TRIAGE_MODEL_PATH", str(ROOT / "models" / "triage.joblib")),
-        "TRIAGE_EMERGENCY_THRESHOLD": _float(env, "TRIAGE_EMERGENCY_THRESHOLD", 0.80),
+        # unset: the model card's early_route_threshold (chosen on validation data for emergency recall)
+        "TRIAGE_EMERGENCY_THRESHOLD": _float(env, "TRIAGE_EMERGENCY_THRESHOLD", None),
         "TRIAGE_CONFIDENT_THRESHOLD": _float(env, "TRIAGE_CONFIDENT_THRESHOLD", 0.60),
         # Where calls are dialled
         "ROUTE_EMERGENCY": env.get("ROUTE_EMERGENCY", "+15005550101"),

@@ -7,41 +7,45 @@
 feedback) to the training rows; they never enter the validation fold, so scores stay comparable.
 
 Rows whose text hashes into the validation fold (1 in 5, stable as the corpus grows) never train the model;
-their telephone-channel transcripts are held out with them. The pipeline (features, estimator, smoothing)
-is chosen by 5-fold cross-validation on the training rows; the emergency threshold is chosen on the
-validation rows so that emergency recall stays at or above EMERGENCY_RECALL on the clean text and on the
-telephone transcripts, each on its own. A new model does not replace
-the current one if its validation macro-F1 is lower, unless --force.
+their telephone-channel transcripts are held out with them, and transcripts by the held-out voices
+(training.conditions.HELD_OUT) never train it at all: they are scored apart. The pipeline (features, estimator,
+smoothing) is chosen by 5-fold cross-validation on the training rows, grouped by sentence. A calibrator is
+fitted on out-of-fold predictions for training voices' transcripts (training.calibrate). On the validation
+rows, with calibrated probabilities: the emergency threshold keeps emergency recall at or above
+EMERGENCY_RECALL on the clean text and on the transcripts each on its own; the early-route threshold keeps
+EARLY_ROUTE_RECALL of the transcribed emergencies routed early. A new model does not replace the current one
+if its validation macro-F1 is lower, unless --force.
 """
 import argparse
-import csv
-import hashlib
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import joblib
 import numpy as np
-import sklearn
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ivr.config import load_config
+from ivr.triage.calibration import CalibratedModel
 from ivr.triage.cues import CueFeatures
 from ivr.vocabulary import LABELS
+from training import calibrate, card as model_card
+from training.card import sha256, stale  # noqa: F401 - part of this module's interface
+from training.conditions import base_voice
+from training.corpus import (DATA, ROOT, TELEPHONE_PARTS, CorpusError, in_validation,  # noqa: F401
+                             read_corpus, read_from_db, read_telephone, split)
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "training" / "data"
 SEED = 20261121
-EMERGENCY_RECALL = 0.97
-VALIDATION_SHARE = 5        # one row in five
+EMERGENCY_RECALL = 0.98     # the label: a keyless caller at or above the cut goes to the emergency desk
+EARLY_ROUTE_RECALL = 0.98   # the live update before the keypad menu (TRIAGE_EMERGENCY_THRESHOLD overrides it)
+EARLY_ROUTE_OPTIONS = (0.8, 0.9, 0.95, 0.98)
+MIN_CALIBRATION_ROWS = 200  # fewer transcripts than this: calibrate on every training row instead
 CANDIDATES = [
     {"estimator": estimator, "alpha": alpha, "features": features}
     for estimator in ("complement", "multinomial")
@@ -50,87 +54,15 @@ CANDIDATES = [
 ]
 
 
-class CorpusError(ValueError):
-    """A corpus row that cannot be trained on; the message names the line."""
-
-
-def normalise(text):
-    return " ".join((text or "").split())
-
-
-def read_corpus(path):
-    """Read `label,text` rows; reject unknown labels, empty texts and duplicates with their line number."""
-    texts, labels, seen = [], [], {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"label", "text"} <= set(reader.fieldnames):
-            raise CorpusError(f"{path}: line 1: header must have the columns label,text")
-        for row in reader:
-            line = reader.line_num
-            label, text = (row["label"] or "").strip(), normalise(row["text"])
-            if label not in LABELS:
-                raise CorpusError(f"{path}: line {line}: unknown label {label!r} (expected one of {', '.join(LABELS)})")
-            if not text:
-                raise CorpusError(f"{path}: line {line}: empty text")
-            if text.lower() in seen:
-                raise CorpusError(f"{path}: line {line}: duplicate of line {seen[text.lower()]}")
-            seen[text.lower()] = line
-            texts.append(text)
-            labels.append(label)
-    return texts, labels
-
-
-def read_from_db(url, known=()):
-    """(label, transcript) of calls whose class an operator confirmed or corrected in the control room."""
-    from sqlalchemy import select
-
-    from ivr.store import Database
-    from ivr.store.models import Call
-
-    db = Database().configure(url)
-    try:
-        with db.reader() as session:
-            rows = session.execute(select(Call.operator_label, Call.transcript).where(
-                Call.operator_label.in_(LABELS), Call.transcript != "")).all()
-    finally:
-        db.dispose()
-    seen = {text.lower() for text in known}
-    extra = []
-    for label, text in rows:
-        text = normalise(text)
-        if text and text.lower() not in seen:
-            seen.add(text.lower())
-            extra.append((label, text))
-    return extra
-
-
-def read_telephone(path):
-    """Telephone-channel transcripts as {source sentence: [(label, transcript), ...]} (see training.telephone)."""
-    copies = {}
-    if path and Path(path).exists():
-        with open(path, newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                if row["text"].strip() and row["label"] in LABELS:
-                    copies.setdefault(normalise(row["source"]), []).append((row["label"], normalise(row["text"])))
-    return copies
-
-
-def in_validation(text):
-    """The fixed validation fold: decided by the text itself, so adding rows never moves old ones."""
-    return int(hashlib.sha1(normalise(text).lower().encode()).hexdigest(), 16) % VALIDATION_SHARE == 0
-
-
 def build_pipeline(estimator="complement", alpha=0.3, features="words+chars"):
-    """TF-IDF word and character n-grams (and caller cues), Naive Bayes, sigmoid-calibrated probabilities."""
+    """TF-IDF word and character n-grams (and caller cues), Naive Bayes (calibrated apart: training.calibrate)."""
     # min_df=2: n-grams seen once are mostly recogniser noise; dropping them scored better and halves the model
     parts = [("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
              ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2))]
     if features.endswith("+cues"):
         parts.append(("cues", CueFeatures()))
     nb = (ComplementNB if estimator == "complement" else MultinomialNB)(alpha=alpha)
-    # ensemble=False: one NB fitted on all data, calibrated on cross-validated predictions (a small artifact)
-    return Pipeline([("features", FeatureUnion(parts)),
-                     ("nb", CalibratedClassifierCV(nb, method="sigmoid", cv=5, ensemble=False))])
+    return Pipeline([("features", FeatureUnion(parts)), ("nb", nb)])
 
 
 def scores(truth, predicted):
@@ -150,12 +82,16 @@ def scores(truth, predicted):
     }
 
 
-def select(texts, labels, candidates=CANDIDATES):
+def folds():
+    """5 folds, grouped by source sentence: a sentence's transcripts never score a model trained on its text."""
+    return StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=SEED)
+
+
+def select(texts, labels, groups, candidates=CANDIDATES):
     """Cross-validate every candidate on the training rows; return (best, table)."""
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
     table = []
     for candidate in candidates:
-        predicted = cross_val_predict(build_pipeline(**candidate), texts, labels, cv=folds)
+        predicted = cross_val_predict(build_pipeline(**candidate), texts, labels, groups=groups, cv=folds())
         measured = scores(labels, predicted)
         table.append({**candidate, "cv_macro_f1": measured["macro_f1"],
                       "cv_emergency_recall": measured["per_class"]["emergency"]["recall"]})
@@ -163,8 +99,8 @@ def select(texts, labels, candidates=CANDIDATES):
     return {k: best[k] for k in ("estimator", "alpha", "features")}, table
 
 
-def emergency_threshold(pipeline, *held_out):
-    """The highest P(emergency) cut that keeps emergency recall >= EMERGENCY_RECALL on each (texts, labels) set
+def emergency_threshold(pipeline, *held_out, target=EMERGENCY_RECALL):
+    """The highest P(emergency) cut that keeps emergency recall >= TARGET on each (texts, labels) set
     given: callers reach the app through the telephone channel, so the transcripts must meet it on their own,
     not only pooled with the clean text."""
     column = list(pipeline.classes_).index("emergency")
@@ -176,7 +112,7 @@ def emergency_threshold(pipeline, *held_out):
         p_emergency = pipeline.predict_proba(texts)[:, column]
         best = 0.0
         for cut in np.unique(np.round(p_emergency[truth], 4)):
-            if (p_emergency[truth] >= cut).mean() >= EMERGENCY_RECALL:
+            if (p_emergency[truth] >= cut).mean() >= target:
                 best = max(best, float(cut))
         cuts.append(best)
     return round(min(cuts, default=0.0), 4)
@@ -190,42 +126,99 @@ def predict(pipeline, texts, threshold):
     return [classes[column] if row[column] >= threshold else classes[int(np.argmax(row))] for row in probabilities]
 
 
-def split(texts, labels, telephone):
-    """Training and validation rows; telephone copies follow their source sentence."""
-    parts = {"train": ([], []), "validation": ([], []), "validation_telephone": ([], []),
-             "train_telephone": ([], [])}
-    for text, label in zip(texts, labels):
-        held_out = in_validation(text)
-        parts["validation" if held_out else "train"][0].append(text)
-        parts["validation" if held_out else "train"][1].append(label)
-        for copy_label, copy in telephone.get(text, ()):
-            key = "validation_telephone" if held_out else "train_telephone"
-            parts[key][0].append(copy)
-            parts[key][1].append(copy_label)
-    return parts
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def train(data, out, telephone_path=None, extra=(), force=False, candidates=None):
-    """Select, fit, threshold and write the artifact and its card; return the card (None if refused)."""
+    """Select, fit, calibrate, threshold and write the artifact and its card; return the card (None if refused)."""
     started = time.perf_counter()
     texts, labels = read_corpus(data)
     parts = split(texts, labels, read_telephone(telephone_path))
-    train_texts = parts["train"][0] + parts["train_telephone"][0] + [t for _, t in extra]
-    train_labels = parts["train"][1] + parts["train_telephone"][1] + [label for label, _ in extra]
-    choice, table = select(train_texts, train_labels, candidates or CANDIDATES)
-    pipeline = build_pipeline(**choice).fit(train_texts, train_labels)
-    threshold = emergency_threshold(pipeline, *(parts[name] for name in ("validation", "validation_telephone")
-                                                 if parts[name][0]))
-    metrics = {name: scores(parts[name][1], predict(pipeline, parts[name][0], threshold))
-               for name in ("validation", "validation_telephone") if parts[name][0]}
+    rows = _training_rows(parts, extra)
+    _stage(f"selecting the pipeline on {len(rows[0])} rows ({len(candidates or CANDIDATES)} candidates)")
+    choice, table = select(*rows, candidates or CANDIDATES)
+    _stage("calibrating on out-of-fold predictions for training voices' transcripts")
+    clean, copies = len(parts["train"][0]), len(parts["train_telephone"][0])
+    model, calibration_table = fit_calibrated(choice, rows, slice(clean, clean + copies))
+    threshold = emergency_threshold(model, *(parts[name][:2] for name in ("validation", "validation_telephone")
+                                             if parts[name][0]))
+    early = emergency_threshold(model, parts["validation_telephone"][:2], target=EARLY_ROUTE_RECALL) \
+        if parts["validation_telephone"][0] else threshold
+    metrics = {name: scores(parts[name][1], predict(model, parts[name][0], threshold))
+               for name in ("validation", *TELEPHONE_PARTS) if parts[name][0]}
+    metrics["heldout_by_voice"] = by_voice(model, parts["heldout_telephone"], threshold)
     metrics["selection"] = table
+    calibration = calibration_card(model, parts, threshold, early, calibration_table)
     if not force and not better_than_current(out, metrics["validation"]["macro_f1"], parts["validation"]):
         return None
-    return write(pipeline, out, data, telephone_path, choice, threshold, metrics, parts, extra, started)
+    targets = {"emergency": EMERGENCY_RECALL, "early_route": EARLY_ROUTE_RECALL, "seed": SEED}
+    return model_card.write(model, out, data, telephone_path, choice, (threshold, early), metrics, calibration,
+                            parts, extra, started, targets)
+
+
+def _stage(message):
+    click.echo(f"train: {message}", err=True)
+
+
+def _training_rows(parts, extra):
+    """(texts, labels, groups) the model trains on: training sentences, their transcripts, operator labels."""
+    return (parts["train"][0] + parts["train_telephone"][0] + [text for _, text in extra],
+            parts["train"][1] + parts["train_telephone"][1] + [label for label, _ in extra],
+            parts["train"][2] + parts["train_telephone"][2] + [text for _, text in extra])
+
+
+def fit_calibrated(choice, rows, transcripts):
+    """The chosen pipeline fitted on all training rows, with a calibrator fitted on out-of-fold predictions for
+    the rows in the slice TRANSCRIPTS (training voices' transcripts); on all rows if there are too few."""
+    texts, labels, groups = rows
+    base = build_pipeline(**choice)
+    p = cross_val_predict(base, texts, labels, groups=groups, cv=folds(), method="predict_proba")
+    base.fit(texts, labels)
+    classes = list(base.classes_)
+    y = np.array([classes.index(label) for label in labels])
+    chosen = np.arange(len(texts))[transcripts]
+    if len(chosen) < MIN_CALIBRATION_ROWS:
+        chosen = np.arange(len(texts))
+    calibrator, table = calibrate.choose(p[chosen], y[chosen], np.array(groups)[chosen], SEED)
+    return CalibratedModel(base, calibrator), {"method": calibrator.method, "fitted_on": int(len(chosen)),
+                                               "selection": table}
+
+
+def by_voice(model, part, threshold):
+    """Macro-F1 and emergency recall per held-out voice (espeak-ng variants pooled)."""
+    result = {}
+    for voice in sorted({base_voice(v) for v in part[2]}):
+        chosen = [i for i, v in enumerate(part[2]) if base_voice(v) == voice]
+        measured = scores([part[1][i] for i in chosen], predict(model, [part[0][i] for i in chosen], threshold))
+        result[voice] = {"n": measured["n"], "macro_f1": measured["macro_f1"],
+                         "emergency_recall": measured["per_class"]["emergency"]["recall"]}
+    return result
+
+
+def calibration_card(model, parts, threshold, early, selection):
+    """Before (the Naive Bayes scores) and after (calibrated) on the transcripts, and the early-route cut."""
+    card = {**selection, "ece_bins": 10}
+    before_cut = emergency_threshold(model.base, *(parts[name][:2] for name in ("validation", "validation_telephone")
+                                                   if parts[name][0]))
+    for name in TELEPHONE_PARTS:
+        if parts[name][0]:
+            card[name] = {"before": calibrate.report(model.base, *parts[name][:2], before_cut),
+                          "after": calibrate.report(model, *parts[name][:2], threshold)}
+            card[name]["early_route"] = calibrate.early_route(model, *parts[name][:2], early)
+            for line in calibrate.table_lines(name, card[name]["before"], card[name]["after"]):
+                click.echo(f"train: {line}", err=True)
+    card["early_route_options"] = early_route_options(model, parts)
+    return card
+
+
+def early_route_options(model, parts):
+    """What other early-route recall targets would cost in false early routes (validation and held-out voices),
+    for a site that sets TRIAGE_EMERGENCY_THRESHOLD itself."""
+    options = []
+    for target in EARLY_ROUTE_OPTIONS:
+        if not parts["validation_telephone"][0]:
+            break
+        cut = emergency_threshold(model, parts["validation_telephone"][:2], target=target)
+        options.append({"target": target, "threshold": cut} | {
+            name: calibrate.early_route(model, *parts[name][:2], cut) for name in TELEPHONE_PARTS if parts[name][0]})
+    return options
 
 
 def better_than_current(out, macro_f1, validation):
@@ -244,53 +237,6 @@ def better_than_current(out, macro_f1, validation):
               f"keeping {out} (use --force to replace it)", err=True)
         return False
     return True
-
-
-def write(pipeline, out, data, telephone_path, choice, threshold, metrics, parts, extra, started):
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, out, compress=("xz", 6))   # about a third smaller than zlib; loads in ~0.1 s
-    now = datetime.now(timezone.utc)
-    card = {
-        "name": "triage",
-        "version": now.strftime("%Y%m%d%H%M%S"),
-        "trained_at": now.isoformat(timespec="seconds"),
-        "labels": [str(label) for label in pipeline.classes_],
-        "pipeline": choice,
-        "emergency_threshold": threshold,
-        "emergency_recall_target": EMERGENCY_RECALL,
-        "data": _relative(data),
-        "data_sha256": sha256(data),
-        "telephone": _relative(telephone_path) if telephone_path and Path(telephone_path).exists() else None,
-        "telephone_sha256": sha256(telephone_path) if telephone_path and Path(telephone_path).exists() else None,
-        "rows": {name: len(rows[0]) for name, rows in parts.items()} | {"from_db": len(extra)},
-        "seed": SEED,
-        "metrics": metrics,
-        "training_seconds": round(time.perf_counter() - started, 2),
-        "sklearn_version": sklearn.__version__,
-        "artifact": out.name,
-        "artifact_sha256": sha256(out),
-    }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    return card
-
-
-def _relative(path):
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
-def stale(data, out, telephone_path=None):
-    """True when the artifact or its card is missing, or the card names other training data."""
-    card = Path(out).with_suffix(".json")
-    if not Path(out).exists() or not card.exists():
-        return True
-    try:
-        card = json.loads(card.read_text())
-    except ValueError:
-        return True
-    telephone = sha256(telephone_path) if telephone_path and Path(telephone_path).exists() else None
-    return card.get("data_sha256") != sha256(data) or card.get("telephone_sha256") != telephone
 
 
 def main(argv=None):
@@ -316,9 +262,16 @@ def main(argv=None):
         return 2
     if card is None:
         return 1
-    summary = {k: card[k] for k in ("version", "pipeline", "emergency_threshold", "rows", "training_seconds")}
-    summary["validation"] = {k: card["metrics"][k]["macro_f1"] for k in ("validation", "validation_telephone")
-                             if k in card["metrics"]}
+    summary = {k: card[k] for k in ("version", "pipeline", "emergency_threshold", "early_route_threshold", "rows",
+                                    "training_seconds")}
+    summary["macro_f1"] = {k: card["metrics"][k]["macro_f1"] for k in ("validation", *TELEPHONE_PARTS)
+                           if k in card["metrics"]}
+    summary["emergency_recall"] = {k: card["metrics"][k]["per_class"]["emergency"]["recall"]
+                                   for k in ("validation", *TELEPHONE_PARTS) if k in card["metrics"]}
+    summary["heldout_by_voice"] = card["metrics"]["heldout_by_voice"]
+    summary["calibration"] = {k: {"ece": [v["before"]["ece"], v["after"]["ece"]], "early_route": v["early_route"]}
+                              for k, v in card["calibration"].items() if isinstance(v, dict) and "before" in v}
+    summary["calibration"]["method"] = card["calibration"]["method"]
     click.echo(json.dumps(summary, indent=2))
     return 0
 

@@ -6,6 +6,7 @@ from flask import current_app, request
 
 from ivr.store.calllist import FILTER_FLAGS, CallFilter, flags
 from ivr.store.models import aware, utcnow
+from ivr.triage.classifier import describe
 from ivr.vocabulary import LABELS, Priority, Route
 
 MAX_PAGE = 200              # deeper than 200 pages, narrow the dates instead: OFFSET grows linearly
@@ -95,12 +96,20 @@ def route_of(call):
     return call.decision
 
 
+def reading(label, confidence):
+    """The classifier's reading as operators see it: "inquiry 93%", "possible emergency 12%" (calibrated)."""
+    if not label:
+        return ""
+    return describe(label, confidence) + ("" if confidence is None else f" {round(confidence * 100)}%")
+
+
 def call_dict(call):
     """A call as the page script, the event stream and the JSON API all see it."""
     return {"sid": call.sid, "from": call.from_number, "to": call.to_number, "created_at": iso(call.created_at),
             "updated_at": iso(call.updated_at), "ended_at": iso(call.ended_at), "status": call.status,
             "duration": call.duration, "transcript": call.transcript, "partial_transcript": call.partial_transcript,
             "class": call.label, "confidence": call.confidence, "probabilities": call.probabilities,
+            "reading": reading(call.label, call.confidence),
             "operator_class": call.operator_label, "digit": call.digit, "decision": call.decision,
             "route": route_of(call), "route_target": call.route_target, "routed_early": call.routed_early,
             "risk": call.risk, "reasons": list(call.reasons or []), "faults": list(call.faults or []),

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 MAX_CLASSIFY_CHARS = 4000
 REBUILD = "python -m training.train"
+POSSIBLE_BELOW = 0.5    # an emergency label from the recall cut below this is worded "possible emergency"
+EARLY_ROUTE_DEFAULT = 0.80    # a card from before calibrated models names no early-route cut
 
 
 class ModelError(RuntimeError):
@@ -28,8 +30,20 @@ class Classification:
     probabilities: dict = field(default_factory=dict)
 
     @property
+    def wording(self):
+        return describe(self.label, self.confidence)
+
+    @property
     def reason(self):
-        return f"classifier: {self.label} {self.confidence:.2f}" if self.label else "classifier: no speech"
+        return f"classifier: {self.wording} {self.confidence:.2f}" if self.label else "classifier: no speech"
+
+
+def describe(label, confidence):
+    """The class as operators read it: an emergency label the recall cut gave to a transcript that is more
+    likely something else is a "possible emergency" (the number beside it is its calibrated probability)."""
+    if label == "emergency" and confidence is not None and confidence < POSSIBLE_BELOW:
+        return "possible emergency"
+    return label
 
 
 NO_CLASS = Classification(None, 0.0, {})
@@ -56,8 +70,9 @@ class Classifier:
         if set(self._pipeline.classes_) != set(LABELS) or set(self.card.get("labels", ())) != set(LABELS):
             raise ModelError(f"classifier file {path} has labels {sorted(self._pipeline.classes_)}, expected {sorted(LABELS)}: rebuild it with `{REBUILD}`")
         self.version = self.card.get("version", "unknown")
-        # Chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax
+        # Both chosen on validation data for emergency recall (see training/train.py); 1.01 = plain argmax
         self.emergency_threshold = float(self.card.get("emergency_threshold", 1.01))
+        self.early_route_threshold = float(self.card.get("early_route_threshold", EARLY_ROUTE_DEFAULT))
 
     def classify(self, text):
         """Classify a transcript; empty or wordless text gives NO_CLASS."""
@@ -68,6 +83,7 @@ class Classifier:
         # (about 10% of the call). config_context is thread-local: other threads keep the defaults.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             scores = self._pipeline.predict_proba([text])[0]
+        # calibrated probabilities (ivr.triage.calibration): the number operators see and early routing uses
         probabilities = {str(k): round(float(v), 4) for k, v in zip(self._pipeline.classes_, scores)}
         ranked = dict(sorted(probabilities.items(), key=lambda item: -item[1]))
         label = next(iter(ranked))
@@ -89,6 +105,7 @@ class Unavailable:
     the fault and goes to the operator (a reading can only ever add a route, so nothing is lost without one)."""
 
     version = "unavailable"
+    early_route_threshold = 1.01      # never: without a reading nothing is routed early
 
     def __init__(self, why):
         self.why = why
@@ -100,8 +117,11 @@ class Unavailable:
 def init_app(app):
     try:
         classifier = Classifier(app.config["TRIAGE_MODEL_PATH"])
-        log.info("classifier: version %s", classifier.version)
     except ModelError as error:
         log.error("%s; until then calls with speech go to the operator", error)
         classifier = Unavailable(str(error))
+    if app.config.get("TRIAGE_EMERGENCY_THRESHOLD") is None:     # unset: the model's own validated cut
+        app.config["TRIAGE_EMERGENCY_THRESHOLD"] = classifier.early_route_threshold
+    log.info("classifier: version %s, early route at P(emergency) >= %.4f", classifier.version,
+             app.config["TRIAGE_EMERGENCY_THRESHOLD"])
     app.extensions["ivr.classifier"] = classifier

@@ -1,8 +1,10 @@
 import json
 
+import joblib
 import numpy as np
 import pytest
 
+from ivr.triage.calibration import CALIBRATORS, reliability
 from ivr.triage.classifier import Classifier
 from training import train
 
@@ -167,3 +169,39 @@ def test_emergency_cut_meets_the_recall_target_on_each_validation_set():
     for texts, _ in (clean, telephone):
         assert np.mean([float(text) >= cut for text in texts]) >= train.EMERGENCY_RECALL
     assert train.emergency_threshold(FixedScores(), (["0.3"], ["spam"])) == 0.0   # no emergencies: no cut
+
+
+def test_calibration_is_fitted_on_transcripts_applied_and_recorded(tmp_path):
+    texts, labels = train.read_corpus(CORPUS)
+    telephone = tmp_path / "tel.csv"
+    rows = ["label,text,voice,source"] + [f"{label},uh {' '.join(text.split()[::2])},slt,{text}"
+                                          for text, label in zip(texts, labels)]
+    telephone.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "m.joblib"
+    card = train.train(CORPUS, out, telephone, candidates=ONE)
+    calibration = card["calibration"]
+    assert calibration["method"] in CALIBRATORS and calibration["fitted_on"] == card["rows"]["train_telephone"]
+    measured = calibration["validation_telephone"]
+    assert 0 <= measured["after"]["ece"] < measured["before"]["ece"]      # the shown number got more honest
+    assert sum(row["n"] for row in measured["after"]["reliability"]) == card["rows"]["validation_telephone"]
+    assert 0 < card["early_route_threshold"] < 1 and measured["early_route"]["emergency_recall"] >= 0.98
+    model = joblib.load(out)
+    probe = "hello hello"
+    base = model.base.predict_proba([probe])[0]
+    shown = Classifier(out).classify(probe).probabilities
+    assert shown == {str(k): round(float(v), 4) for k, v in zip(model.classes_, model.predict_proba([probe])[0])}
+    assert max(abs(shown[str(k)] - v) for k, v in zip(model.classes_, base)) > 0.02   # not the raw NB scores
+
+
+def test_a_calibrator_maps_overconfident_scores_to_observed_frequencies():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 2000)
+    right = rng.random(2000) < 0.7                        # the top class is right 70 % of the time...
+    top = np.where(right, y, (y + 1) % 4)
+    p = np.full((2000, 4), 0.01)
+    p[np.arange(2000), top] = 0.97                        # ...but always claims 97 %
+    for kind in CALIBRATORS.values():
+        fitted = kind().fit(p, y).transform(p)
+        assert fitted.max(axis=1).mean() == pytest.approx(0.7, abs=0.05)
+        assert np.allclose(fitted.sum(axis=1), 1.0)
+    assert reliability(p.max(axis=1), top == y)["ece"] == pytest.approx(0.27, abs=0.03)

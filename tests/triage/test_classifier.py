@@ -171,3 +171,40 @@ def test_pressing_1_or_5_always_reaches_a_human(digit, reading_):
 def test_disagreement_shows_both_readings():
     decision = reconcile("2", READINGS["C+"], T)
     assert "disagreement: keypad says inquiry, transcript says complaint" in decision.reasons
+
+
+@pytest.mark.parametrize("label, confidence, wording", [
+    ("emergency", 0.12, "possible emergency"), ("emergency", 0.4999, "possible emergency"),
+    ("emergency", 0.5, "emergency"), ("emergency", 0.93, "emergency"), ("inquiry", 0.2, "inquiry"),
+])
+def test_a_recall_cut_emergency_below_even_odds_is_worded_possible(label, confidence, wording):
+    reading = Classification(label, confidence, {label: confidence})
+    assert reading.wording == wording
+    assert reading.reason == f"classifier: {wording} {confidence:.2f}"
+
+
+def test_the_shown_number_is_calibrated_and_consistent_with_the_label(classifier):
+    card = classifier.card
+    assert card["calibration"]["method"] in ("temperature", "sigmoid", "isotonic")
+    held = card["calibration"]["heldout_telephone"]
+    assert held["after"]["n"] > 100 and 0 <= held["after"]["ece"] < 0.2 and "reliability" in held["after"]
+    result = classifier.classify("hello hello")
+    raw = classifier._pipeline.base.predict_proba(["hello hello"])[0]
+    assert abs(result.probabilities["emergency"] - raw[list(classifier._pipeline.classes_).index("emergency")]) > 0.01
+    assert result.confidence == result.probabilities[result.label]    # the number shown is the label's own
+    if result.label == "emergency" and result.confidence < 0.5:
+        assert result.reason.startswith("classifier: possible emergency")
+
+
+def test_early_routing_uses_the_cards_validated_threshold_unless_configured(app, database_url, stand_in):
+    from conftest import make_app
+
+    classifier = app.extensions["ivr.classifier"]
+    assert classifier.early_route_threshold == classifier.card["early_route_threshold"]
+    assert app.config["TRIAGE_EMERGENCY_THRESHOLD"] == classifier.early_route_threshold
+    assert Thresholds.from_config(app.config).emergency == classifier.early_route_threshold
+    configured = make_app(database_url, stand_in, TRIAGE_EMERGENCY_THRESHOLD=0.9)
+    try:
+        assert configured.config["TRIAGE_EMERGENCY_THRESHOLD"] == 0.9
+    finally:
+        configured.extensions["ivr.db"].dispose()

@@ -471,3 +471,20 @@ def test_a_session_may_hold_only_a_few_event_streams(app, operator_client, admin
     for response in (again, *reversed(streams)):
         response.close()
     assert operator_client.get("/events?page=0", headers=accept).status_code == 400   # a refused filter takes none
+
+
+def test_the_number_shown_is_the_calibrated_probability_worded_with_the_label(operator_client, db, app, api):
+    classifier = app.extensions["ivr.classifier"]
+    reading = classifier.classify("hello hello")
+    raw = classifier._pipeline.base.predict_proba(["hello hello"])[0]
+    raw_shown = round(100 * float(raw[list(classifier._pipeline.classes_).index(reading.label)]))
+    add_call(db, "CAhello", transcript="hello hello", label=reading.label, confidence=reading.confidence,
+             probabilities=reading.probabilities)
+    shown = f"{reading.wording} {round(reading.confidence * 100)}%"
+    assert shown != f"{reading.label} {raw_shown}%"          # the raw Naive Bayes number would read otherwise
+    row = operator_client.get("/").text.split('id="call-CAhello"')[1].split("</tr>")[0]
+    assert f'<td class="c-class">{shown}</td>' in row
+    assert f"<dd>{shown}</dd>" in operator_client.get("/calls/CAhello").text
+    assert api("GET", "/api/calls/CAhello").json["reading"] == shown
+    add_call(db, "CAlow", transcript="uh", label="emergency", confidence=0.12)
+    assert '<td class="c-class">possible emergency 12%</td>' in operator_client.get("/").text

@@ -151,7 +151,7 @@ function fill(row, call, detailUrl, pinned) {
   link.setAttribute("href", detailUrl.replace("SID", encodeURIComponent(call.sid)));
   text(row, ".c-transcript .final", pinned ? latest(call.transcript) : call.transcript);
   text(row, ".c-transcript .partial", call.partial_transcript);
-  var reading = call["class"] ? call["class"] + (call.confidence == null ? "" : " " + Math.round(call.confidence * 100) + "%") : "";
+  var reading = call.reading || "";
   if (call.operator_class) { reading += " → " + call.operator_class; }
   text(row, ".c-class", reading);
   row.querySelector(".c-alarm").hidden = !call.emergency;
