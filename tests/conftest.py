@@ -73,7 +73,10 @@ def make_app(database_url, stand_in, **overrides):
 def create_schema(engine):
     """The tables from the models (fast), plus the PostgreSQL trigger, whose DDL lives only in its migration, stamped
     as migrated to head (the admin commands check that); tests/store/test_store.py checks that the models and the
-    migrations agree."""
+    migrations agree. A database already stamped (a second app on it) is left as it is."""
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() is not None:
+            return
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
         MigrationContext.configure(conn).stamp(ScriptDirectory(str(MIGRATIONS.parent)), "head")

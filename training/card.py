@@ -34,9 +34,9 @@ def write(pipeline, out, data, telephone_path, choice, cuts, metrics, calibratio
         "early_route_recall_target": targets["early_route"],
         "held_out_voices": list(HELD_OUT),
         "calibration": calibration,
-        "data": _relative(data),
+        "data": relative(data),
         "data_sha256": sha256(data),
-        "telephone": _relative(telephone_path) if telephone_path and Path(telephone_path).exists() else None,
+        "telephone": relative(telephone_path) if telephone_path and Path(telephone_path).exists() else None,
         "telephone_sha256": sha256(telephone_path) if telephone_path and Path(telephone_path).exists() else None,
         "rows": {name: len(rows[0]) for name, rows in parts.items()} | {"from_db": len(extra)},
         "seed": targets["seed"],
@@ -50,7 +50,7 @@ def write(pipeline, out, data, telephone_path, choice, cuts, metrics, calibratio
     return card
 
 
-def _relative(path):
+def relative(path):
     path = Path(path).resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import click
 
-from training.train import DATA, ROOT, SEED, CorpusError, _relative, in_validation, read_corpus
+from training.card import relative
+from training.corpus import DATA, ROOT, CorpusError, in_validation, read_corpus
+from training.train import SEED
 
 CARD = ROOT / "models" / "speech_lm.json"
 WEIGHT = 0.95            # chosen on validation sentences spoken by the flite voices (README: Speech recognition)
@@ -77,7 +79,7 @@ def build(data, card_path, weight=WEIGHT, generic_words=GENERIC_WORDS):
     now = datetime.now(timezone.utc)
     return {
         "name": "speech_lm", "version": now.strftime("%Y%m%d%H%M%S"), "built_at": now.isoformat(timespec="seconds"),
-        "data": _relative(data), "data_sha256": sha256(data),
+        "data": relative(data), "data_sha256": sha256(data),
         "rows": {"train": len(train), "validation_held_out": len(validation)},
         "smoothing": "interpolated Witten-Bell (nltk.lm), order 3", "nltk_version": version("nltk"),
         "generic": {"model": "pocketsphinx en-us.lm.bin", "pocketsphinx_version": version("pocketsphinx"),

@@ -84,7 +84,7 @@ def test_metric_names_follow_prometheus_conventions(app, api):
     types = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE ivr_"))
     assert types["ivr_webhook_duration_seconds"] == "histogram" and "ivr_webhook_seconds" not in types
     assert {name for name, kind in types.items() if kind == "counter"} == {
-        "ivr_calls_total", "ivr_screening_actions_total", "ivr_http_errors_total"}
+        "ivr_calls_total", "ivr_screening_actions_total", "ivr_http_errors_total", "ivr_recognition_shed_total"}
     assert [name for name, kind in types.items() if kind != "counter" and name.endswith("_total")] == []
     assert sorted(name for name, kind in types.items() if kind == "histogram") == [
         "ivr_live_event_lag_seconds", "ivr_transcription_lag_seconds", "ivr_webhook_duration_seconds"]

@@ -177,8 +177,9 @@ def operator_page_sections(html):
 
 def test_the_hourly_chart_has_labelled_axes_gridlines_and_local_hours(db, operator_client):
     from web.charts import ticks
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)      # all seven in one hour, whatever the clock says
     for i in range(7):
-        calls.open_call(db, f"CAh{i}", "+919800000001", LINE, created_at=utcnow() - timedelta(minutes=5 * i))
+        calls.open_call(db, f"CAh{i}", "+919800000001", LINE, created_at=hour + timedelta(seconds=i))
     fragment = operator_client.get("/stats/charts").text            # what the page redraws every minute
     assert ">Calls</text>" in fragment and "Hour starting (IST)</text>" in fragment
     assert fragment.count('class="grid"') == len(ticks(7)) == 5       # 0, 2, 4, 6, 8
