@@ -4,6 +4,7 @@ import base64
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from alembic.config import Config
 
@@ -132,3 +133,14 @@ def csrf(client):
 def alembic_config(database_url):
     """Alembic's configuration for DATABASE_URL, without touching the test run's logging."""
     return Config(str(ROOT / "alembic.ini"), attributes={"database_url": database_url, "configure_logger": False})
+
+
+AXE = Path(__file__).resolve().parent / "web" / "vendor" / "axe.min.js"
+
+
+def accessibility_violations(page):
+    """axe-core's serious and critical violations on a Playwright page (rule id: the nodes' selectors)."""
+    page.evaluate(AXE.read_text() + "\n;0")
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return {v["id"]: [n["target"] for n in v["nodes"]] for v in result["violations"]
+            if v["impact"] in ("serious", "critical")}

@@ -15,12 +15,13 @@ from ivr.store import calls, floods, operators, settings
 from ivr.store.models import utcnow
 from ivr.triage.classifier import Classification
 
+from helpers import accessibility_violations
+
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 OUT = Path(__file__).resolve().parents[1] / "out"
-AXE = (Path(__file__).resolve().parent / "vendor" / "axe.min.js").read_text()
 PASSWORD = "correct horse battery"
 LINE = "+15005550001"
 # Stand-ins for the browser's audio and notifications, recording what the page asked for (headless Chromium
@@ -81,14 +82,6 @@ def no_overflow(page):
     for box in page.locator("td.c-actions button:visible").evaluate_all(
             "els => els.map(e => e.getBoundingClientRect().right)"):
         assert box <= page.viewport_size["width"]
-
-
-def audit(page):
-    """axe-core's serious and critical violations on the page (rule id: the nodes' selectors)."""
-    page.evaluate(AXE + "\n;0")
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return {v["id"]: [n["target"] for n in v["nodes"]] for v in result["violations"]
-            if v["impact"] in ("serious", "critical")}
 
 
 def test_an_emergency_is_pinned_announced_and_shown_in_local_time(live_server, chromium):
@@ -165,7 +158,7 @@ def test_new_alerts_show_live_on_every_page_and_link_to_their_calls(live_server,
         page.set_viewport_size({"width": width, "height": 900})
         no_overflow(page)
         shot(page, "alerts")
-    assert audit(page) == {}
+    assert accessibility_violations(page) == {}
     page.locator("#alerts-table a", has_text="+15005550002").click()
     expect(page.locator("tr.call")).to_have_count(1)
     expect(page.locator("#call-CAelsewhere")).to_have_count(1)
@@ -194,7 +187,7 @@ def test_an_admin_changes_a_threshold_and_it_is_applied(live_server, chromium):
         page.set_viewport_size({"width": width, "height": 900})
         no_overflow(page)
         shot(page, "settings")
-    assert audit(page) == {}
+    assert accessibility_violations(page) == {}
 
 
 @pytest.mark.parametrize("width", [1440, 1024])
@@ -210,7 +203,7 @@ def test_the_board_fits_the_screen_works_by_keyboard_and_passes_the_audit(live_s
     expect(page.locator("#live-state")).to_have_text("live")
     no_overflow(page)
     shot(page, "board")
-    assert audit(page) == {}
+    assert accessibility_violations(page) == {}
     page.keyboard.press("Tab")                                 # the skip link first, then the page
     expect(page.locator("a.skip")).to_be_focused()
     for _ in range(60):                                        # "Taking it" is reachable with Tab alone

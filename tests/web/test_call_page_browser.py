@@ -11,6 +11,8 @@ from playwright.sync_api import expect, sync_playwright
 from ivr.store import calls, notes, operators
 from ivr.store.models import utcnow
 
+from helpers import accessibility_violations
+
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -87,6 +89,7 @@ def test_an_operator_works_a_call_from_the_keyboard_and_the_page_stays_live(live
     page.set_viewport_size({"width": 1024, "height": 768})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(OUT / "call-page-1024.png"), full_page=True)
+    assert accessibility_violations(page) == {}
 
     page.click("text=Printable record")
     expect(page.locator("h1")).to_have_text("Call record: +919812345678")
