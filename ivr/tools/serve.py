@@ -7,11 +7,13 @@ cleanly (nginx first, so no new request reaches a gunicorn that is shutting down
 """
 import argparse
 import ctypes
+import http.client
 import logging
 import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,18 +90,29 @@ class Supervisor:
 
     def start(self):
         """The web pool (its master checks the settings and the database), the media pool once the web pool
-        listens (it binds after the check), then nginx; False if a gunicorn exited first (it said why)."""
-        for pool, sock in (("web", self.front.web_socket), ("media", self.front.media_socket)):
-            child = self.children[pool] = self._gunicorn(pool, sock)
-            while not sock.exists():
-                if child.poll() is not None:
-                    return False
-                time.sleep(0.05)
+        listens (it binds after the check), then nginx once a worker of each pool answers, so that nothing
+        reaches a pool still loading the app; False if a gunicorn exited first (it said why)."""
+        pools = (("web", self.front.web_socket), ("media", self.front.media_socket))
+        for pool, sock in pools:
+            self.children[pool] = self._gunicorn(pool, sock)
+            if not self._wait(pool, sock.exists):
+                return False
+        for pool, sock in pools:
+            if not self._wait(pool, lambda: _answers(sock)):
+                return False
         conf = self.front.run / "nginx.conf"
         conf.write_text(nginx_conf.render(self.front))
         self.children["nginx"] = subprocess.Popen(
             [self.nginx_path, "-e", "stderr", "-p", str(self.front.run), "-c", str(conf)], env=self.env,
             preexec_fn=_die_with_parent)
+        return True
+
+    def _wait(self, pool, ready):
+        """Until READY() is true (True) or the pool's gunicorn exits (False)."""
+        while not ready():
+            if self.children[pool].poll() is not None:
+                return False
+            time.sleep(0.1)
         return True
 
     def _gunicorn(self, pool, sock):
@@ -136,6 +149,32 @@ def _stop(children, sig, seconds):
             log.warning("pid %s still running %s s after %s: killing it", child.pid, seconds, sig.name)
             child.kill()
             child.wait()
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a gunicorn pool's unix socket."""
+
+    def __init__(self, socket_path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.socket_path))
+
+
+def _answers(sock, timeout=10):
+    """True when a worker behind SOCK answers GET /health (whatever it says): it has loaded the app."""
+    conn = _UnixHTTPConnection(sock, timeout)
+    try:
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def shared_metrics(configured, run):
