@@ -84,14 +84,15 @@ def _die_with_parent():
 class Supervisor:
     """The two gunicorn pools and nginx as children; stop() ends them in order."""
 
-    def __init__(self, app, front, nginx, env):
+    def __init__(self, app, front, nginx, env, stopping=()):
         self.app, self.front, self.nginx_path, self.env = app, front, nginx, env
+        self.stopping = stopping    # signals received: a SIGTERM while the pools load stops the start too
         self.children = {}          # name: Popen, in the order started
 
     def start(self):
         """The web pool (its master checks the settings and the database), the media pool once the web pool
         listens (it binds after the check), then nginx once a worker of each pool answers, so that nothing
-        reaches a pool still loading the app; False if a gunicorn exited first (it said why)."""
+        reaches a pool still loading the app; False if a gunicorn exited first (it said why) or a signal came."""
         pools = (("web", self.front.web_socket), ("media", self.front.media_socket))
         for pool, sock in pools:
             self.children[pool] = self._gunicorn(pool, sock)
@@ -108,9 +109,9 @@ class Supervisor:
         return True
 
     def _wait(self, pool, ready):
-        """Until READY() is true (True) or the pool's gunicorn exits (False)."""
+        """Until READY() is true (True), or the pool's gunicorn exits or a stop signal comes (False)."""
         while not ready():
-            if self.children[pool].poll() is not None:
+            if self.children[pool].poll() is not None or self.stopping:
                 return False
             time.sleep(0.1)
         return True
@@ -198,7 +199,7 @@ def serve(args, env):
     try:
         front, nginx, child_env = plan(args, env, run)
         child_env["PROMETHEUS_MULTIPROC_DIR"] = str(shared_metrics(env.get("PROMETHEUS_MULTIPROC_DIR"), run))
-        supervisor = Supervisor(args.app, front, nginx, child_env)
+        supervisor = Supervisor(args.app, front, nginx, child_env, stopping)
         try:
             return _watch(supervisor, front, stopping)
         finally:
@@ -209,7 +210,8 @@ def serve(args, env):
 
 def _watch(supervisor, front, stopping):
     if not supervisor.start():
-        return supervisor.exited()[1] or 1     # it has printed its one-line reason
+        ended = supervisor.exited()
+        return (ended[1] or 1) if ended else 0     # a gunicorn has printed its one-line reason, or a signal came
     log.info("listening on %s:%s; web pool on unix:%s, media pool on unix:%s", front.host, front.port,
              front.web_socket, front.media_socket)
     while not stopping:
