@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_AUTH_TOKEN = "dev-auth-token"
 DEV_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEV_SECRET_KEY = "dev-secret-key"
+MEDIA_STREAMS = 128     # media-stream threads in all by default: above the calls one node takes at once
 
 
 class SettingError(RuntimeError, click.ClickException):
@@ -46,6 +47,13 @@ def _at_least(env, key, default, minimum):
     number = _int(env, key, default)
     if number < minimum:
         raise ConfigError(f"{key} must be a whole number of at least {minimum}, not {number}")
+    return number
+
+
+def _between(env, key, default, low, high):
+    number = _int(env, key, default)
+    if not low <= number <= high:
+        raise ConfigError(f"{key} must be a whole number from {low} to {high}, not {number}")
     return number
 
 
@@ -183,7 +191,23 @@ def serve_config(env=None):
         "SERVE_CONNECTIONS_PER_ADDRESS": _at_least(env, "SERVE_CONNECTIONS_PER_ADDRESS", 128, 1),
         "SERVE_SHUTDOWN_SECONDS": _at_least(env, "SERVE_SHUTDOWN_SECONDS", 10, 1),
         "SERVE_NGINX": env.get("SERVE_NGINX", ""),
+        "SERVE_MEDIA_NICE": _between(env, "SERVE_MEDIA_NICE", 10, 0, 19),
     }
+
+
+def pool_config(pool, env=None):
+    """Processes and threads of one gunicorn pool: "web" (webhooks, pages, API), "media" (the /media streams, which
+    recognise speech) or "" (one gunicorn serving both, as outside bin/serve)."""
+    env = os.environ if env is None else env
+    cores = len(os.sched_getaffinity(0))
+    if pool == "media":
+        # one recognising process per core at a time (PocketSphinx holds the GIL), two per core because gunicorn
+        # does not balance WebSockets across processes; every live call, recognised or shed, holds a thread
+        processes = _at_least(env, "MEDIA_CONCURRENCY", 2 * cores, 1)
+        return processes, _at_least(env, "MEDIA_THREADS", -(-MEDIA_STREAMS // processes), 1)
+    # two per core here too: 50 simultaneous /voice in 2 processes of 32 threads queued for each one's GIL
+    # (bench_overload p50 130 to 240 ms, against 80 ms in 4)
+    return _at_least(env, "WEB_CONCURRENCY", 2 * cores, 1), _at_least(env, "GUNICORN_THREADS", 32, 1)
 
 
 def screening_config(env):

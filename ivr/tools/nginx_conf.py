@@ -1,4 +1,5 @@
-"""The nginx configuration bin/serve puts in front of gunicorn: it reads whole requests before gunicorn sees them."""
+"""The nginx configuration bin/serve puts in front of its two gunicorn pools: it reads whole requests before gunicorn
+sees them, and sends /media (the streams, which recognise speech) to the media pool and the rest to the web pool."""
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ events {{
 
 http {{
 {temp_paths}
-    log_format front '$remote_addr "$request" $status $body_bytes_sent $request_time';
+    log_format front '$remote_addr "$request" $status $body_bytes_sent $request_time $upstream_addr';
     access_log /dev/stdout front;
     server_tokens off;
 
@@ -64,8 +65,12 @@ http {{
         "" close;
     }}
 
-    upstream app {{
-        server unix:{socket};
+    # Webhooks, pages, the API and /events never share a process with speech recognition (it holds the GIL).
+    upstream web {{
+        server unix:{web_socket};
+    }}
+    upstream media {{
+        server unix:{media_socket};
     }}
 
     server {{
@@ -74,13 +79,13 @@ http {{
         proxy_read_timeout 60s;
 
         location / {{
-            proxy_pass http://app;
+            proxy_pass http://web;
 {forwarded}
         }}
 
         # Twilio Media Streams: a WebSocket for the whole call, passed through once its upgrade is read.
         location = /media {{
-            proxy_pass http://app;
+            proxy_pass http://media;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
@@ -100,7 +105,8 @@ class Front:
 
     host: str
     port: int
-    socket: Path
+    web_socket: Path
+    media_socket: Path
     run: Path
     timeout: int
     per_address: int
@@ -116,4 +122,5 @@ def render(front):
     return TEMPLATE.format(module=__name__, run=front.run, user=f"user {front.user};" if front.user else "",
                            temp_paths=temp_paths, timeout=front.timeout, max_body=front.max_body,
                            shutdown=front.shutdown, connections=front.connections, per_address=front.per_address,
-                           forwarded=FORWARDED, socket=front.socket, host=front.host, port=front.port)
+                           forwarded=FORWARDED, web_socket=front.web_socket,
+                           media_socket=front.media_socket, host=front.host, port=front.port)

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: a gunicorn subprocess, /proc CPU counters, percentiles, output."""
+"""Helpers shared by the benchmarks: bin/serve or a plain gunicorn subprocess, /proc CPU counters, percentiles,
+output."""
 import http.client
 import json
 import os
@@ -102,7 +103,105 @@ def established_per_process(pids, port):
     return counts
 
 
-class Gunicorn:
+def descendants_of(pid):
+    """PID's children, their children and so on (bin/serve: two gunicorn masters and their workers, nginx)."""
+    found = children_of(pid)
+    for child in list(found):
+        found += descendants_of(child)
+    return sorted(found)
+
+
+class ServerLog:
+    """The server's log file (self.log_path), read back."""
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def log_problems(self, keep=3):
+        """Warnings, errors and tracebacks in the server log: (count, the last few lines)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return 0, []
+        marks = (" WARNING ", " ERROR ", " CRITICAL ", "[WARNING]", "[ERROR]", "[CRITICAL]", "Traceback")
+        found = [line for line in lines if any(mark in line for mark in marks)]
+        return len(found), [line[:300] for line in found[-keep:]]
+
+
+class Served(ServerLog):
+    """bin/serve (the Procfile's web: process: nginx, a web pool and a media pool) with the production settings on
+    a free port; the same methods as Gunicorn below."""
+
+    def __init__(self, env, app="ivr:create_app()", ready_timeout=120.0):
+        from ivr.config import pool_config
+
+        env = {**os.environ, **env}
+        self.workers = sum(pool_config(pool, env)[0] for pool in ("web", "media"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tmp = tempfile.TemporaryDirectory(prefix="ivr-bench-serve-")
+        self.log_path = Path(self.tmp.name) / "serve.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen([str(ROOT / "bin" / "serve"), "--host", "127.0.0.1", "--app", app],
+                                        cwd=ROOT, env={**env, "PORT": str(self.port)}, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_ready(ready_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_ready(self, timeout):
+        """Until every worker of both pools has loaded the app (each logs its recognition slots when it has)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bin/serve exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.log_path.read_text(errors="replace").count("recognition slots: ") >= self.workers:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"bin/serve's {self.workers} workers not all ready after {timeout:.0f} s:\n"
+                           f"{self.log_tail()}")
+
+    def cpu_seconds(self):
+        """CPU seconds of every process under bin/serve so far, per pid (reaped workers count in their master's)."""
+        return {pid: proc_cpu_seconds(pid, include_reaped_children=True)
+                for pid in [self.process.pid, *descendants_of(self.process.pid)]}
+
+    def connections(self):
+        """Open client connections to nginx (a Media Stream holds one for the whole call)."""
+        return established_per_process(descendants_of(self.process.pid), self.port)
+
+    def close(self):
+        """SIGTERM (bin/serve stops nginx and both pools), then SIGKILL whatever of the group is left."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.process.poll() is None:
+            self.process.wait(timeout=10)
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        self.tmp.cleanup()
+
+
+class Gunicorn(ServerLog):
     """The bench app under gunicorn with the production gunicorn.conf.py (as the Procfile runs it) on a free port.
 
     The listening socket is bound here and handed over as fd://, so there is no race for the port.
@@ -167,22 +266,6 @@ class Gunicorn:
     def connections(self):
         """Open client connections per worker pid (a Media Stream holds one for the whole call)."""
         return established_per_process(children_of(self.process.pid), self.port)
-
-    def log_tail(self, lines=30):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def log_problems(self, keep=3):
-        """Warnings, errors and tracebacks in the server log: (count, the last few lines)."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return 0, []
-        marks = (" WARNING ", " ERROR ", " CRITICAL ", "[WARNING]", "[ERROR]", "[CRITICAL]", "Traceback")
-        found = [line for line in lines if any(mark in line for mark in marks)]
-        return len(found), [line[:300] for line in found[-keep:]]
 
     def close(self):
         """Stop gunicorn (TERM, then KILL its process group) and free the socket."""

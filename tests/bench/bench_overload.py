@@ -1,9 +1,10 @@
-"""Beyond recognition capacity: 50 simultaneous simulated callers for 60 s against the real gunicorn server.
+"""Beyond recognition capacity: 50 simultaneous simulated callers for 60 s against the production server, bin/serve.
 
     .venv/bin/python -m tests.bench.bench_overload [--callers 50] [--seconds 60] [--slots N] [--database-url URL]
 
-Runs the app under gunicorn (gunicorn.conf.py, as the Procfile runs it; recognition slots as configured, by default
-the measured calls per core times the cores) with Twilio's REST API stood in for locally. First the baseline: lone
+Runs the app under bin/serve (the Procfile's web: process: nginx, the web pool and the media pool at their default
+sizes; recognition slots as configured, by default three quarters of the measured calls per core times the cores)
+with Twilio's REST API stood in for locally. First the baseline: lone
 signed /voice requests on the idle server (each closed by its status callback). Then CALLERS threads each place
 simulated calls back to back (ivr.tools.simulate: signed webhooks, a real-time Media Stream of a fixture, keys) until
 SECONDS have passed, so CALLERS calls are in progress all along. Every caller has a number of its own and calls one
@@ -24,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench._common import (ACCOUNT, FIXTURES, SECRET, TOKEN, Gunicorn, emit, make_database, percentile,  # noqa: E402
+from tests.bench._common import (ACCOUNT, FIXTURES, SECRET, TOKEN, Served, emit, make_database, percentile,  # noqa: E402
                                  ratio)
 
 API_KEY = "bench-api-key-" + "k" * 30
@@ -157,7 +158,7 @@ def drain(server, timeout=DRAIN_SECONDS):
 
 
 def load(args, server, stand_in):
-    """CALLERS threads for SECONDS; returns (outcomes, wall seconds, gunicorn cores, driver cores, peak streams)."""
+    """CALLERS threads for SECONDS; returns (outcomes, wall seconds, server cores, driver cores, peak streams)."""
     outcomes, lock = [], threading.Lock()
     before, driver_before, started = server.cpu_seconds(), time.process_time(), time.monotonic()
     end_at = started + args.seconds
@@ -192,7 +193,7 @@ def run(args):
                    "ASR_ENGINE": "pocketsphinx", "PUBLIC_URL": "", "IVR_RECOGNITION_SLOTS_DIR": f"{tmp}/slots"}
             if args.slots is not None:
                 env["IVR_RECOGNITION_SLOTS"] = str(args.slots)
-            with Gunicorn(env) as server:
+            with Served(env) as server:
                 sys.stderr.write("baseline: lone /voice requests on the idle server\n")
                 idle = baseline(server.url)
                 sys.stderr.write(f"load: {args.callers} callers for {args.seconds:g} s\n")
@@ -205,7 +206,7 @@ def run(args):
             rows = stored_calls(database_url, [o["call_sid"] for o in outcomes if o.get("call_sid")])
     finally:
         stand_in.close()
-    return idle, outcomes, started, rows, shed, {"wall_seconds": round(wall, 1), "gunicorn_cores": cores,
+    return idle, outcomes, started, rows, shed, {"wall_seconds": round(wall, 1), "server_cores": cores,
                                         "driver_cores": driver, "peak_open_connections": peak,
                                         "drain_seconds_after_last_call": drained, "slots": slots,
                                         "server_errors": errors[0], "server_error_kinds": errors[1],
@@ -214,7 +215,7 @@ def run(args):
 
 
 def server_errors(server, keep=10):
-    """ERROR lines in gunicorn's log: how many, and the distinct messages and exceptions (call ids left out)."""
+    """ERROR lines in the server's log: how many, and the distinct messages and exceptions (call ids left out)."""
     lines = server.log_path.read_text(errors="replace").splitlines()
     found = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
     raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Timeout)\b", line)]
@@ -245,6 +246,7 @@ def summarise(idle, outcomes, rows, shed, started):
         "answer_p50_ms": round(percentile(answers, 50) * 1000, 1), "answer_p99_ms": round(percentile(answers, 99) * 1000, 1),
         "answer_max_ms": round(max(answers, default=float("nan")) * 1000, 1),
         "answers_over_1s": sum(a > 1.0 for a in answers),
+        "answers_over_1s_share": ratio(sum(a > 1.0 for a in answers), len(answers)),
         "answers_over_1s_in_first_burst": sum(a > 1.0 for a in burst),
         "answer_p99_ms_after_first_burst": round(percentile(
             [o["answer_seconds"] for o in outcomes if o.get("answered_at", 0) - started >= BURST_SECONDS], 99) * 1000, 1),
@@ -273,7 +275,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     idle, outcomes, started, rows, shed, run_figures = run(args)
-    figures = {"benchmark": "overload", "server": "gunicorn.conf.py (production settings)", "engine": "pocketsphinx",
+    figures = {"benchmark": "overload", "server": "bin/serve (production settings)", "engine": "pocketsphinx",
                "callers": args.callers, "seconds": args.seconds, **run_figures, **summarise(idle, outcomes, rows, shed, started)}
     emit(figures, f"{figures['calls_placed']} calls, {figures['slots']} slots: /voice p50 {figures['answer_p50_ms']} ms,"
                   f" p99 {figures['answer_p99_ms']} ms ({figures['answers_over_1s']} over 1 s; idle p99 "

@@ -70,6 +70,19 @@ def test_a_shed_caller_whose_stream_never_connected_reaches_the_operator(twilio_
     assert root.find("Dial/Number").text == "+15005550100" and calls.get_call(db, sid).decision == "operator"
 
 
+@pytest.mark.parametrize("digit, target", [("1", "+15005550101"), ("2", "+15005550102")])
+def test_a_shed_caller_whose_stream_has_not_started_yet_is_still_routed_by_the_key(twilio_post, db, digit, target):
+    """A loaded media pool may start a stream after the key press: the stream only measures voice on a shed call,
+    so the key stands (it went to the operator as a fault)."""
+    answer(twilio_post)
+    sid, _ = answer(twilio_post)
+    root = keypad(twilio_post, sid, digit)
+    assert root.find("Dial/Number").text == target
+    stored = calls.get_call(db, sid)
+    assert stored.digit == digit and SHED in stored.flags and not stored.faults
+    assert stored.reasons[-2:] == ["speech: not recognised (overload)", "stream: not started by the key press"]
+
+
 def test_a_shed_caller_in_silence_is_blank_only_after_the_silent_caller_prompt(twilio_post, db):
     """The stream measured the silence (voice energy needs no recognition slot): the existing blank policy."""
     answer(twilio_post)

@@ -1,6 +1,6 @@
-"""bin/serve (the Procfile's web: process): nginx in front of gunicorn. Stalled clients wait in nginx, not in
-gunicorn's threads; one address holds at most SERVE_CONNECTIONS_PER_ADDRESS connections; the login throttle sees
-the real client; SIGTERM, or either process dying, stops both."""
+"""bin/serve (the Procfile's web: process): nginx in front of two gunicorn pools. Stalled clients wait in nginx,
+not in gunicorn's threads; one address holds at most SERVE_CONNECTIONS_PER_ADDRESS connections; the login throttle
+sees the real client; SIGTERM, or any process dying, stops them all. The pools themselves: test_serve_pools.py."""
 import http.client
 import os
 import signal
@@ -24,12 +24,15 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 PER_ADDRESS, CLIENT_TIMEOUT = 30, 8     # the timeout outlasts the webhooks below on a loaded machine
 ATTACKER, OTHER = "127.0.0.2", "127.0.0.3"      # all of 127/8 is loopback: distinct client addresses, no set-up
+MEDIA_NICE = 7          # not the default, so that the test sees the setting at work
+API_KEY = "serve-api-key-" + "k" * 30
 
 
 class Served:
-    """bin/serve on a free port with 1 gunicorn process of 2 threads: two stalled requests would starve it."""
+    """bin/serve on a free port with a web pool of 1 process of 2 threads (two stalled requests would starve it)
+    and a media pool of 2 processes of 2 threads at nice +MEDIA_NICE."""
 
-    def __init__(self, folder, stand_in, app=None):
+    def __init__(self, folder, stand_in, app=None, **extra):
         self.port = _free_port()
         self.database = database = f"sqlite:///{folder / 'serve.sqlite3'}"
         command.upgrade(alembic_config(database), "head")     # bin/serve refuses an unmigrated database
@@ -37,7 +40,11 @@ class Served:
                "TWILIO_ACCOUNT_SID": ACCOUNT, "SECRET_KEY": SECRET,
                "TWILIO_API_BASE": f"http://127.0.0.1:{stand_in.port}",
                "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "SERVE_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS),
-               "SERVE_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT), "LOG_LEVEL": "WARNING"}
+               "SERVE_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT), "LOG_LEVEL": "WARNING", "MEDIA_CONCURRENCY": "2",
+               "MEDIA_THREADS": "2", "SERVE_MEDIA_NICE": str(MEDIA_NICE), "IVR_API_KEY": API_KEY,
+               "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics"),
+               "IVR_RECOGNITION_SLOTS_DIR": str(folder / "slots"), **extra}
+        self.metrics = folder / "metrics"
         env.pop("IVR_DEV_MODE", None)
         env.pop("TRUSTED_PROXY_HOPS", None)       # bin/serve's own default: its nginx, one hop
         self.log_path = folder / f"serve-{self.port}.log"
@@ -221,6 +228,8 @@ def test_gunicorn_dying_takes_nginx_down_with_it(tmp_path, stand_in):
     ({"SERVE_NGINX": "/nonexistent/nginx"}, "Error: nginx not found at SERVE_NGINX=/nonexistent/nginx: install it "
                                             "(apt-get install nginx) or set SERVE_NGINX to its path"),
     ({"SERVE_CLIENT_TIMEOUT": "soon"}, "Error: SERVE_CLIENT_TIMEOUT must be a whole number, not 'soon'"),
+    ({"SERVE_MEDIA_NICE": "20"}, "Error: SERVE_MEDIA_NICE must be a whole number from 0 to 19, not 20"),
+    ({"MEDIA_THREADS": "0"}, "Error: MEDIA_THREADS must be a whole number of at least 1, not 0"),
 ])
 def test_a_serving_mistake_is_one_line_before_anything_starts(setting, error):
     env = {**os.environ, "PORT": str(_free_port()), "IVR_DEV_MODE": "1", **setting}
