@@ -216,3 +216,21 @@ def operator_client(app, db):
 @pytest.fixture
 def admin_client(app, db):
     return signed_in(app, db, "ravi", "admin")
+
+
+CHROMIUM = "/usr/bin/chromium"      # Debian's build; Playwright's own browser download does not work here
+SCREENSHOTS = Path(__file__).resolve().parent / "out"     # the browser tests' screenshots (git-ignored)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium driven by Playwright, for the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

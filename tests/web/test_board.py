@@ -4,24 +4,20 @@ overflow at 1024 px, and an axe-core accessibility audit. Screenshots at 1440 an
 (git-ignored)."""
 import re
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ivr.screening import blank_policy
 from ivr.store import calls, floods, operators, settings
 from ivr.store.models import utcnow
 from ivr.triage.classifier import Classification
 
+from conftest import SCREENSHOTS
 from helpers import accessibility_violations
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-OUT = Path(__file__).resolve().parents[1] / "out"
 PASSWORD = "correct horse battery"
 LINE = "+15005550001"
 # Stand-ins for the browser's audio and notifications, recording what the page asked for (headless Chromium
@@ -40,15 +36,6 @@ window.Notification.requestPermission = () => Promise.resolve("granted");
 """
 
 
-@pytest.fixture
-def chromium():
-    OUT.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 def operator_page(browser, server, name, role="operator", width=1440):
     """A signed-in page of a new operator, in a context of its own (its own cookies), sound observed."""
     operators.create(server.app.extensions["ivr.db"], name, PASSWORD, role)
@@ -65,7 +52,7 @@ def operator_page(browser, server, name, role="operator", width=1440):
 
 
 def shot(page, name):
-    page.screenshot(path=str(OUT / f"{name}-{page.viewport_size['width']}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{page.viewport_size['width']}.png"), full_page=True)
 
 
 def emergency(db, sid, number, words="there is a fire in the building please send help", ago=75):

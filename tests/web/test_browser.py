@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ivr.tools import simulate
 from ivr.store import calls, operators
@@ -13,9 +13,6 @@ from ivr.store import calls, operators
 from conftest import ACCOUNT, FIXTURES, TOKEN, listed
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
 CALLER = "+919812312345"
@@ -39,14 +36,11 @@ class Call(threading.Thread):
 
 
 @pytest.fixture
-def browser_page(database_url):
+def browser_page(database_url, chromium):
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(30_000)
-        yield page, database_url.split(":")[0].replace("+psycopg", "")
-        browser.close()
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(30_000)
+    return page, database_url.split(":")[0].replace("+psycopg", "")
 
 
 def shot(page, name, backend):
