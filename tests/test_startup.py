@@ -44,7 +44,10 @@ def test_log_level_debug_adds_the_traceback(tmp_path):
 
 @pytest.fixture
 def app(database_url, stand_in, tmp_path):
-    return make_app(database_url, stand_in, TRIAGE_MODEL_PATH=str(tmp_path / "gone.joblib"))
+    app = make_app(database_url, stand_in, TRIAGE_MODEL_PATH=str(tmp_path / "gone.joblib"))
+    yield app
+    app.extensions["ivr.changes"].close()
+    app.extensions["ivr.db"].dispose()
 
 
 def test_without_its_classifier_the_app_starts_and_calls_with_speech_go_to_the_operator(app, db, twilio_post, caplog):

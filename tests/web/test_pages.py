@@ -483,8 +483,8 @@ def test_the_number_shown_is_the_calibrated_probability_worded_with_the_label(op
     shown = f"{reading.wording} {round(reading.confidence * 100)}%"
     assert shown != f"{reading.label} {raw_shown}%"          # the raw Naive Bayes number would read otherwise
     row = operator_client.get("/").text.split('id="call-CAhello"')[1].split("</tr>")[0]
-    assert f'<td class="c-class">{shown}</td>' in row
+    assert f'<span class="c-class">{shown}</span>' in row
     assert f"<dd>{shown}</dd>" in operator_client.get("/calls/CAhello").text
     assert api("GET", "/api/calls/CAhello").json["reading"] == shown
     add_call(db, "CAlow", transcript="uh", label="emergency", confidence=0.12)
-    assert '<td class="c-class">possible emergency 12%</td>' in operator_client.get("/").text
+    assert '<span class="c-class">possible emergency 12%</span>' in operator_client.get("/").text
