@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import click
+
 from ivr.config import ROOT, ConfigError, load_config, pool_config, serve_config
 from ivr.tools import nginx_conf
 
@@ -231,7 +233,7 @@ def main(argv=None):
     try:
         sys.exit(serve(parse_args(argv), dict(os.environ)))
     except ConfigError as error:
-        print(f"Error: {error}", file=sys.stderr)
+        click.echo(f"Error: {error}", err=True)
         sys.exit(1)
 
 
