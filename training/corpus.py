@@ -86,14 +86,30 @@ def in_validation(text):
     return int(hashlib.sha1(normalise(text).lower().encode()).hexdigest(), 16) % VALIDATION_SHARE == 0
 
 
-def split(texts, labels, telephone):
+def voice_word_error_rates(telephone):
+    """{voice: word error rate of its transcripts against their source sentences}, espeak-ng variants pooled."""
+    from training.speech_wer import word_errors
+
+    errors, words = {}, {}
+    for source, copies in telephone.items():
+        for _, copy, voice in copies:
+            voice = base_voice(voice)
+            errors[voice] = errors.get(voice, 0) + word_errors(source.split(), copy.split())
+            words[voice] = words.get(voice, 0) + len(source.split())
+    return {voice: round(errors[voice] / words[voice], 4) for voice in sorted(errors)}
+
+
+def split(texts, labels, telephone, unheard=()):
     """Training and validation rows as {part: (texts, labels, groups)}; telephone copies follow their source
-    sentence (its text is the group), and held-out voices' copies only ever land in heldout_telephone."""
+    sentence (its text is the group), and held-out voices' copies only ever land in heldout_telephone. Copies
+    by UNHEARD training voices (training.train.MAX_VOICE_WER) are left out of training and validation."""
     parts = {name: ([], [], []) for name in ("train", "validation", "train_telephone", *TELEPHONE_PARTS)}
     for text, label in zip(texts, labels):
         validation = in_validation(text)
         _add(parts["validation" if validation else "train"], text, label, text)
         for copy_label, copy, voice in telephone.get(text, ()):
+            if base_voice(voice) in unheard and base_voice(voice) not in HELD_OUT:
+                continue
             if base_voice(voice) in HELD_OUT:
                 if validation:      # a held-out voice on a training sentence would still leak its text: unused
                     _add(parts["heldout_telephone"], copy, copy_label, voice)

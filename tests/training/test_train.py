@@ -108,6 +108,22 @@ def test_telephone_copies_train_with_their_sentence_and_are_scored_apart(tmp_pat
     assert "validation_telephone" in card["metrics"] and card["telephone_sha256"] == train.sha256(telephone)
 
 
+def test_a_voice_the_recogniser_does_not_hear_is_left_out_and_named_in_the_card(tmp_path):
+    texts, labels = train.read_corpus(CORPUS)
+    telephone = tmp_path / "tel.csv"
+    # slt is heard (one word added: WER well under the limit); the espeak-ng voice comes out as noise
+    rows = ["label,text,voice,source"]
+    for n, (text, label) in enumerate(zip(texts, labels)):
+        rows += [f"{label},{text} uh,flite/slt,{text}", f"{label},manhattan keep the {n},espeak-ng/en-us+f2,{text}"]
+    telephone.write_text("\n".join(rows) + "\n")
+    card = train.train(CORPUS, tmp_path / "m.joblib", telephone, candidates=ONE)
+    voices = card["metrics"]["voices"]
+    assert voices["espeak-ng/en-us"]["wer"] > train.MAX_VOICE_WER and not voices["espeak-ng/en-us"]["used"]
+    assert voices["flite/slt"]["wer"] < 0.5 and voices["flite/slt"]["used"]
+    assert card["rows"]["train_telephone"] == card["rows"]["train"]      # only slt's copies trained
+    assert card["rows"]["validation_telephone"] == card["rows"]["validation"]
+
+
 def test_if_stale_skips_up_to_date_models_and_retrains_changed_data(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(train, "CANDIDATES", ONE)
     data = tmp_path / "c.csv"
