@@ -113,10 +113,9 @@ def load_config(env=None):
         # Speech recognition
         "ASR_ENGINE": env.get("ASR_ENGINE", "auto"),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", str(ROOT / "models" / "vosk")),
-        # the domain language model's card, or `generic` for PocketSphinx's own US-English model
-        # generic until the classifier is retrained on transcripts written with the domain model (README: Speech
-        # recognition for this line): a classifier is only as good as its match with the speech path that feeds it
-        "ASR_LANGUAGE_MODEL": env.get("ASR_LANGUAGE_MODEL", "generic"),
+        # the domain language model's card, or `generic` for PocketSphinx's own US-English model; the classifier is
+        # trained on transcripts this speech path wrote (training.telephone keys its rows by it): change them together
+        "ASR_LANGUAGE_MODEL": env.get("ASR_LANGUAGE_MODEL", str(ROOT / "models" / "speech_lm.json")),
         # limit a dynamic-graph Vosk model to the domain model's words (off: unmeasured without an English model)
         "VOSK_DOMAIN_VOCABULARY": _bool(env, "VOSK_DOMAIN_VOCABULARY", False),
         # Classifier and its thresholds
