@@ -305,8 +305,8 @@ def live_server(database_url, stand_in):
                    IVR_DECISION_WAIT_SECONDS=3.0, IVR_STREAM_MAX_SPEED=10.0)
     server = LiveServer(app)
     yield server
+    app.extensions["ivr.changes"].close()    # a page's live-event stream ends now, not at its next heartbeat (5 s)
     server.close()
-    app.extensions["ivr.changes"].close()
     app.extensions["ivr.db"].dispose()
 
 
