@@ -1,5 +1,11 @@
 """Fixtures: app, client, runner, signed Twilio posts, a database per test (SQLite, and PostgreSQL when
-TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
+TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls.
+
+The simulated whole calls (tests/e2e/test_calls.py, test_screening_calls.py, test_queue_calls.py,
+test_overload_calls.py) run on one backend, ONE_BACKEND: PostgreSQL when TEST_DATABASE_URL is set (what sites
+with many callers run), else SQLite. They exercise the call path, not the database; what differs between the
+backends is covered on both by the unit and integration tests, and tests/e2e/test_server.py's bin/start call
+covers SQLite end to end."""
 import atexit
 import importlib.util
 import os
@@ -31,6 +37,8 @@ ACCOUNT = "AC" + "1" * 32
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+ONE_BACKEND = BACKENDS[-1]
+on_one_backend = pytest.mark.parametrize("database_url", [ONE_BACKEND], indirect=True)   # see the docstring
 
 
 @pytest.fixture(scope="session")

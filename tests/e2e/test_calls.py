@@ -7,10 +7,10 @@ import pytest
 
 from ivr.store import actions
 
-from conftest import ACCOUNT, TOKEN
+from conftest import ACCOUNT, TOKEN, on_one_backend
 from helpers import place, wav
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 def test_emergency_with_key_1_reaches_the_emergency_desk(live_server, stand_in):
     live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01     # keypad path only, no early route

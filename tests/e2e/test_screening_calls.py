@@ -7,9 +7,10 @@ import pytest
 from ivr.store import callbacks, calls, floods, holds
 from ivr.store.models import utcnow
 
+from conftest import on_one_backend
 from helpers import place, wav
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 
 def test_caller_spoofing_our_own_line_passes_the_gate_with_1_and_is_routed(live_server, stand_in):
