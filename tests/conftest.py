@@ -67,7 +67,7 @@ class SchemaPool:
         self.free, self.made, self.pristine = [], set(), None
 
     def take(self):
-        """The URL of a schema at head with no rows and its sequences restarted."""
+        """The name of a schema at head with no rows and its sequences restarted."""
         if self.free:
             return self.free.pop()
         schema = f"t_{uuid.uuid4().hex[:12]}"
