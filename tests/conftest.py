@@ -1,5 +1,11 @@
 """Fixtures: app, client, runner, signed Twilio posts, a database per test (SQLite, and PostgreSQL when
-TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls."""
+TEST_DATABASE_URL is set), a local stand-in for Twilio's REST API and a live server for end-to-end calls.
+
+The simulated whole calls (tests/e2e/test_calls.py, test_screening_calls.py, test_queue_calls.py,
+test_overload_calls.py) run on one backend, ONE_BACKEND: PostgreSQL when TEST_DATABASE_URL is set (what sites
+with many callers run), else SQLite. They exercise the call path, not the database; what differs between the
+backends is covered on both by the unit and integration tests, and tests/e2e/test_server.py's bin/start call
+covers SQLite end to end."""
 import atexit
 import importlib.util
 import os
@@ -14,6 +20,7 @@ import pytest
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
@@ -30,6 +37,8 @@ ACCOUNT = "AC" + "1" * 32
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+ONE_BACKEND = BACKENDS[-1]
+on_one_backend = pytest.mark.parametrize("database_url", [ONE_BACKEND], indirect=True)   # see the docstring
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +49,119 @@ def stand_in():
     server.close()
 
 
+def _postgresql_url(schema):
+    base = normalise_url(os.environ["TEST_DATABASE_URL"])
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+class SchemaPool:
+    """PostgreSQL schemas built at head once and reused: building one (create_all, stamp, trigger) and dropping it
+    cost ~0.4 s a test, deleting its rows a few ms. A released schema is emptied and reused only if its shape
+    (tables, columns, constraints, indexes, triggers, sequences, alembic_version) is still the one recorded when the
+    first was built; a test that migrated, downgraded or dropped something leaves it to be dropped instead."""
+
+    LOCK_TIMEOUT = "2s"     # a connection a test leaked holding a lock must not hang the run: the schema is dropped
+
+    def __init__(self):
+        self.admin = create_engine(normalise_url(os.environ["TEST_DATABASE_URL"]))
+        self.free, self.made, self.pristine = [], set(), None
+
+    def take(self):
+        """The name of a schema at head with no rows and its sequences restarted."""
+        if self.free:
+            return self.free.pop()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with self.admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        self.made.add(schema)
+        engine = create_engine(_postgresql_url(schema))
+        create_schema(engine)
+        engine.dispose()
+        if self.pristine is None:
+            self.pristine = self.shape(schema)
+        return schema
+
+    def give_back(self, schema):
+        """Empty SCHEMA for the next test, or drop it if a test changed its shape or still holds a lock on it."""
+        try:
+            with self.admin.begin() as conn:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
+                if self.shape(schema, conn) != self.pristine:
+                    raise LookupError(schema)
+                conn.execute(text("SET LOCAL session_replication_role = replica"))   # no triggers, no FK checks
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(text(f'DELETE FROM {schema}."{table.name}"'))
+                for (sequence,) in conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                                                {"s": schema}):
+                    conn.execute(text(f'ALTER SEQUENCE {schema}."{sequence}" RESTART'))
+        except (LookupError, OperationalError):
+            self.drop(schema)
+            return
+        self.free.append(schema)
+
+    def shape(self, schema, conn=None):
+        """What makes SCHEMA a fresh one at head, with its name taken out."""
+        if conn is None:
+            with self.admin.connect() as conn:
+                return self.shape(schema, conn)
+        queries = [
+            "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = :s",
+            "SELECT table_name, constraint_name, constraint_type FROM information_schema.table_constraints "
+            "WHERE table_schema = :s",
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = :s",
+            "SELECT event_object_table, trigger_name, event_manipulation, action_timing, action_statement "
+            "FROM information_schema.triggers WHERE trigger_schema = :s",
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = :s",
+        ]
+        found = [sorted(tuple(str(value).replace(schema, "<schema>") for value in row)
+                        for row in conn.execute(text(query), {"s": schema})) for query in queries]
+        tables = {row[0] for row in found[0]}
+        version = conn.execute(text(f"SELECT version_num FROM {schema}.alembic_version")).scalars().all() \
+            if "alembic_version" in tables else None
+        return found, version
+
+    def drop(self, schema):
+        """Drop SCHEMA; if a leaked connection still holds it, leave it for the end of the session."""
+        try:
+            with self.admin.begin() as conn:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'"))
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        except OperationalError:
+            return
+        self.made.discard(schema)
+
+    def close(self):
+        self.free.clear()
+        for schema in list(self.made):
+            self.drop(schema)
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def schema_pool():
+    pool = SchemaPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
+    """A database at head with no rows: a fresh SQLite file (make_app builds it), or a pooled PostgreSQL schema.
+    Tests that apply the migrations themselves take empty_database_url."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    pool = request.getfixturevalue("schema_pool")
+    schema = pool.take()
+    yield _postgresql_url(schema)
+    pool.give_back(schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path):
+    """A database with no tables at all (an empty SQLite file path, or a new PostgreSQL schema), for the tests that
+    migrate it themselves."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
@@ -49,8 +169,7 @@ def database_url(request, tmp_path):
     admin = create_engine(normalise_url(os.environ["TEST_DATABASE_URL"]))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    base = normalise_url(os.environ["TEST_DATABASE_URL"])
-    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    yield _postgresql_url(schema)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
@@ -194,8 +313,8 @@ def live_server(database_url, stand_in):
                    IVR_DECISION_WAIT_SECONDS=3.0, IVR_STREAM_MAX_SPEED=10.0)
     server = LiveServer(app)
     yield server
+    app.extensions["ivr.changes"].close()    # a page's live-event stream ends now, not at its next heartbeat (5 s)
     server.close()
-    app.extensions["ivr.changes"].close()
     app.extensions["ivr.db"].dispose()
 
 

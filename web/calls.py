@@ -155,11 +155,11 @@ def _changes(db, cursor, interval, lifetime, allowed, match, changes):
     """Read changed calls whenever `changes` (ivr.store.notify.Changes) says some call changed, and at least
     every `interval` seconds without notifications (SQLite, or the listener down); works with any number of
     processes and nodes because the database is the only state. `match(ids)` returns the ids that pass the
-    page's filter (None: every call does)."""
+    page's filter (None: every call does). Ends when `changes` is closed (the app is stopping)."""
     sent, deadline, quiet_since, opened = {}, time.monotonic() + lifetime, time.monotonic(), cursor
     checked, seen = 0.0, None
     yield "retry: 1000\n\n"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not changes.closed:   # closed: the app is stopping
         try:
             if time.monotonic() - checked >= ACCESS_CHECK_SECONDS:
                 if not allowed():

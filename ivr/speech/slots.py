@@ -157,14 +157,15 @@ class RecognitionSlots:
     def in_use(self):
         """Slots held by a stream or reserved for one, now."""
         busy, now = 0, self.clock()
-        for index in range(self.count):
-            fd = self._try_lock(index)
-            if fd is None:
-                busy += 1
-                continue
-            owner, until = _read(fd)
-            os.close(fd)
-            busy += bool(owner) and until > now
+        with self._scanning():      # a look into a slot locks it: unserialised, a stream would find it busy
+            for index in range(self.count):
+                fd = self._try_lock(index)
+                if fd is None:
+                    busy += 1
+                    continue
+                owner, until = _read(fd)
+                os.close(fd)
+                busy += bool(owner) and until > now
         return busy
 
     def _try_lock(self, index):

@@ -32,20 +32,28 @@ class Changes:
         with self._cond:
             return self._generation
 
+    @property
+    def closed(self):
+        """True once close() was called: the app is stopping, so waiting streams should end."""
+        return self._stopped.is_set()
+
     def wait(self, seen, timeout):
-        """Until the counter is past SEEN or TIMEOUT seconds pass; returns the counter."""
+        """Until the counter is past SEEN, TIMEOUT seconds pass or close() is called; returns the counter."""
         self._start()
         with self._cond:
-            self._cond.wait_for(lambda: self._generation != seen, timeout)
+            self._cond.wait_for(lambda: self._generation != seen or self._stopped.is_set(), timeout)
             return self._generation
 
     def close(self):
+        """Stop listening and wake every waiter (a live-event stream then ends instead of waiting out its pause)."""
         self._stopped.set()
+        with self._cond:
+            self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _start(self):
-        if self._conninfo is None or self._thread is not None:
+        if self._conninfo is None or self._thread is not None or self.closed:
             return
         with self._cond:
             if self._thread is None:

@@ -7,10 +7,10 @@ import pytest
 
 from ivr.store import actions
 
-from conftest import ACCOUNT, TOKEN
+from conftest import ACCOUNT, TOKEN, on_one_backend
 from helpers import place, wav
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 def test_emergency_with_key_1_reaches_the_emergency_desk(live_server, stand_in):
     live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01     # keypad path only, no early route
@@ -38,7 +38,7 @@ def test_silence_without_a_key_ends_as_a_blank_call(live_server, stand_in):
 def test_a_keyless_caller_whose_words_read_as_spam_reaches_a_human(live_server, stand_in):
     """A reading of an 8 kHz transcript never ends a call: the recorded prize pitch, no key, reaches the operator."""
     live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01     # whatever the words, no early route
-    outcome, stored = place(live_server, stand_in, "--wav", wav("spam_prize"), "--digit=--")
+    outcome, stored = place(live_server, stand_in, "--wav", wav("spam_prize"), "--digit=--", speed=4)
     assert (outcome["result"], outcome["route_target"]) == ("dialled", "+15005550100")
     assert stored.decision == "operator" and stored.label == "spam"
     assert stored.flags["spam-reading"].startswith("keypad: none and classifier: spam")

@@ -7,9 +7,10 @@ import pytest
 from ivr.speech.slots import RecognitionSlots
 from ivr.store import calls
 
+from conftest import on_one_backend
 from helpers import place, wav
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 
 def test_with_one_slot_a_second_simultaneous_caller_is_answered_keypad_only_and_routed_by_key(

@@ -8,10 +8,10 @@ import pytest
 
 from ivr.store import callbacks, waiting
 
-from conftest import API_KEY
+from conftest import API_KEY, on_one_backend
 from helpers import place
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 
 def _until(check, timeout=60.0):

@@ -7,9 +7,10 @@ import pytest
 from ivr.store import callbacks, calls, floods, holds
 from ivr.store.models import utcnow
 
+from conftest import on_one_backend
 from helpers import place, wav
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, on_one_backend]
 
 
 def test_caller_spoofing_our_own_line_passes_the_gate_with_1_and_is_routed(live_server, stand_in):
@@ -47,8 +48,10 @@ def test_blank_call_is_counted_and_queued_for_callback(live_server, stand_in):
 
 def test_same_recording_from_two_numbers_is_flagged_as_a_robocall(live_server, stand_in):
     live_server.app.config["TRIAGE_EMERGENCY_THRESHOLD"] = 1.01
-    _, first = place(live_server, stand_in, "--from", "+919812345601", "--wav", wav("spam_prize"), "--digit", "2")
-    _, second = place(live_server, stand_in, "--from", "+919812345602", "--wav", wav("spam_prize"), "--digit", "2")
+    _, first = place(live_server, stand_in, "--from", "+919812345601", "--wav", wav("spam_prize"), "--digit", "2",
+                     speed=4)
+    _, second = place(live_server, stand_in, "--from", "+919812345602", "--wav", wav("spam_prize"), "--digit", "2",
+                      speed=4)
     # the media side may still be working through the second call's audio when the simulator hangs up
     db, deadline = live_server.app.extensions["ivr.db"], time.monotonic() + 15
     while "robocall" not in second.flags and time.monotonic() < deadline:

@@ -147,3 +147,28 @@ def test_threads_of_one_process_racing_for_slots_never_get_more_than_there_are(t
     for thread in threads:
         thread.join(timeout=30)
     assert len(results) == 12 and sum(slot is not None for slot in results) == 3
+
+
+def test_counting_the_slots_never_makes_a_stream_miss_its_reservation(tmp_path):
+    """in_use() looks into each slot while streams take theirs: it must not make one see its slot as busy."""
+    slots, stop, missed = RecognitionSlots(tmp_path, 1), threading.Event(), []
+
+    def count():
+        while not stop.is_set():
+            slots.in_use()
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        for call in range(300):
+            assert slots.reserve(f"CA{call}") is None
+            slot, why = slots.hold(f"CA{call}")
+            if slot is None:
+                missed.append(why)
+                slots.cancel(f"CA{call}")
+            else:
+                slot.release()
+    finally:
+        stop.set()
+        counter.join()
+    assert missed == []

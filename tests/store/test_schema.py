@@ -15,9 +15,9 @@ def migrate(url, revision="head"):
     command.upgrade(alembic_config(url), revision)
 
 
-def test_a_migrated_database_passes(database_url):
-    migrate(database_url)
-    schema.check(database_url)
+def test_a_migrated_database_passes(empty_database_url):
+    migrate(empty_database_url)
+    schema.check(empty_database_url)
 
 
 def test_a_sqlite_file_in_a_missing_folder_is_refused_and_no_folder_is_made(tmp_path):
@@ -35,25 +35,25 @@ def test_a_missing_sqlite_file_is_refused_without_creating_it(tmp_path):
     assert not path.exists()
 
 
-def test_an_empty_database_is_refused_naming_the_migrations(database_url):
+def test_an_empty_database_is_refused_naming_the_migrations(empty_database_url):
     with pytest.raises(schema.SchemaError, match=r"has no tables: run the migrations with `alembic upgrade head`"):
-        schema.check(database_url if "postgresql" in database_url else _touch(database_url))
+        schema.check(empty_database_url if "postgresql" in empty_database_url else _touch(empty_database_url))
 
 
-def test_a_database_behind_the_code_is_refused_naming_both_migrations(database_url):
-    migrate(database_url, "0009")
+def test_a_database_behind_the_code_is_refused_naming_both_migrations(empty_database_url):
+    migrate(empty_database_url, "0009")
     with pytest.raises(schema.SchemaError, match=r"is at migration 0009, this code needs 0\d+: run the migrations"):
-        schema.check(database_url)
+        schema.check(empty_database_url)
 
 
-def test_a_database_ahead_of_the_code_is_refused(database_url):
-    migrate(database_url)
-    engine = create_engine(normalise_url(database_url))
+def test_a_database_ahead_of_the_code_is_refused(empty_database_url):
+    migrate(empty_database_url)
+    engine = create_engine(normalise_url(empty_database_url))
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
     with pytest.raises(schema.SchemaError, match=r"at migration 9999, which this code does not know"):
-        schema.check(database_url)
+        schema.check(empty_database_url)
 
 
 def test_a_database_that_does_not_answer_is_one_error_line_and_no_refusal(caplog):

@@ -113,11 +113,11 @@ def test_postgres_urls_use_psycopg3():
     assert normalise_url("sqlite:///x") == "sqlite:///x"
 
 
-def test_migrations_build_the_schema_the_models_describe(database_url):
+def test_migrations_build_the_schema_the_models_describe(empty_database_url):
     """Upgrade an empty database to head; then autogenerate must find nothing left to do."""
-    config = alembic_config(database_url)
+    config = alembic_config(empty_database_url)
     command.upgrade(config, "head")
-    engine = create_engine(normalise_url(database_url))
+    engine = create_engine(normalise_url(empty_database_url))
     try:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -129,11 +129,11 @@ def test_migrations_build_the_schema_the_models_describe(database_url):
         engine.dispose()
 
 
-def test_migration_carries_decisions_and_flags_over_as_data(database_url):
+def test_migration_carries_decisions_and_flags_over_as_data(empty_database_url):
     """0006: a desk's `dial` becomes its route, and each call's flags are derived once from what it stored."""
-    config = alembic_config(database_url)
+    config = alembic_config(empty_database_url)
     command.upgrade(config, "0001")
-    engine = create_engine(normalise_url(database_url))
+    engine = create_engine(normalise_url(empty_database_url))
     old = [("CAdesk", "dial", "emergency", ["keypad: 5", "classifier: no speech", "flag: silent-caller"]),
            ("CAspam", "reject", None, ["spam-list: robocaller (added by op 17 on 2026-11-02)"]),
            ("CAblank", "blank", None, ["keypad: none", "blank: no speech and no key after the silent-caller prompt"])]
@@ -207,11 +207,11 @@ def test_keypad_wait_covers_audio_recognition_has_not_reached_yet(db):
     assert calls.wait_until_settled(db, "CA-lag", timeout=0.2, heard_by=now + 60).heard_until == now
 
 
-def test_migration_makes_old_calls_searchable_by_their_last_digits(database_url):
+def test_migration_makes_old_calls_searchable_by_their_last_digits(empty_database_url):
     """Rows stored under revision 0001 get updated_at and their reversed digits when 0003 runs."""
-    config = alembic_config(database_url)
+    config = alembic_config(empty_database_url)
     command.upgrade(config, "0001")
-    engine = create_engine(normalise_url(database_url))
+    engine = create_engine(normalise_url(empty_database_url))
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(

@@ -427,6 +427,19 @@ def test_a_disabled_operator_stops_receiving_events(app, operator_client, db):
     assert time.monotonic() - started < 5           # not the 30 s the stream would otherwise last
 
 
+def test_live_events_end_when_the_app_stops_listening_for_changes(app, operator_client):
+    """Closing ivr.changes (the app stopping) ends a waiting stream at once, not at its next heartbeat, so the
+    server's threads can finish."""
+    app.config.update(WEB_EVENTS_MAX_SECONDS=30, WEB_EVENTS_POLL_SECONDS=30)
+    response = operator_client.get("/events", headers={"Accept": "text/event-stream"}, buffered=False)
+    timer = threading.Timer(0.3, app.extensions["ivr.changes"].close)
+    timer.start()
+    started = time.monotonic()
+    assert _read_events(response) == []
+    timer.join()
+    assert time.monotonic() - started < 2           # not the 30 s the stream would otherwise last
+
+
 def test_events_need_a_session(client):
     assert client.get("/events", headers={"Accept": "text/event-stream"}).status_code == 401
 
