@@ -1,6 +1,8 @@
 """The labelled corpus and its telephone-channel transcripts: reading, checking, and the fixed validation split."""
 import csv
+import gzip
 import hashlib
+import io
 from pathlib import Path
 
 from ivr.vocabulary import LABELS
@@ -14,6 +16,19 @@ TELEPHONE_PARTS = ("validation_telephone", "heldout_telephone")
 
 class CorpusError(ValueError):
     """A corpus row that cannot be trained on; the message names the line."""
+
+
+def open_csv(path, mode="r", compressed=None):
+    """A CSV file for reading or writing text; gzip-compressed when COMPRESSED, by default when its name ends in .gz
+    (the telephone transcripts: a megabyte of generated text). Written with no timestamp, so the same rows give
+    the same bytes (and hash)."""
+    if str(path).endswith(".gz") if compressed is None else compressed:
+        if "w" in mode:
+            raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
+            raw.myfileobj = raw.fileobj      # closing the gzip stream closes the file under it too
+            return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, mode, encoding="utf-8", newline="")
 
 
 def normalise(text):
@@ -71,7 +86,7 @@ def read_telephone(path):
     A bare voice name is a flite voice (the first file format)."""
     copies = {}
     if path and Path(path).exists():
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open_csv(path) as handle:
             for row in csv.DictReader(handle):
                 if row["text"].strip() and row["label"] in LABELS:
                     voice = row.get("voice") or ""

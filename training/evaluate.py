@@ -5,7 +5,8 @@
 FILE.csv has the columns `label,text`. Output keys (a contract: other tools read them): n, accuracy,
 macro_f1, per_class {label: {precision, recall, f1}}, confusion {true label: {predicted label or none: count}}.
 --held-out keeps only the rows spoken by held-out voices (training.conditions.HELD_OUT) of validation sentences
-(FILE.csv then needs the columns voice and source, as training/data/telephone.csv has). --calibration adds
+(FILE.csv then needs the columns voice and source, as training/data/telephone.csv.gz has; a .gz file is read
+compressed). --calibration adds
 the key calibration {n, ece, emergency_ece, reliability}: how well the shown confidence matches accuracy.
 """
 import argparse
@@ -20,13 +21,13 @@ from ivr.triage.calibration import reliability
 from ivr.triage.classifier import Classifier, ModelError
 from ivr.vocabulary import LABELS
 from training.conditions import HELD_OUT, base_voice
-from training.corpus import in_validation
+from training.corpus import in_validation, open_csv
 from training.train import scores
 
 
 def rows(path, held_out=False):
     """(label, text) rows of the CSV, checked; with HELD_OUT only held-out voices on validation sentences."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open_csv(path) as handle:
         reader = csv.DictReader(handle)
         needed = {"label", "text"} | ({"voice", "source"} if held_out else set())
         if reader.fieldnames is None or not needed <= set(reader.fieldnames):

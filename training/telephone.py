@@ -2,7 +2,7 @@
 
 Each corpus sentence is spoken under the conditions training.conditions assigns it (flite and espeak-ng
 voices, speed, pitch, level, line noise, lost packets), passed through 8 kHz G.711 mu-law and transcribed
-by the app's own streaming path (`transcribe_pcm`). The transcripts go to training/data/telephone.csv
+by the app's own streaming path (`transcribe_pcm`). The transcripts go to training/data/telephone.csv.gz
 (`label,text,voice,condition,source,asr`); training.train learns from them and reports held-out voices apart.
 
     python -m training.telephone [--workers 2] [--limit N]     (needs: apt-get install flite espeak-ng sox)
@@ -24,9 +24,9 @@ import click
 import numpy as np
 
 from training import conditions
-from training.corpus import ROOT, in_validation, read_corpus
+from training.corpus import ROOT, in_validation, open_csv, read_corpus
 
-OUT = ROOT / "training" / "data" / "telephone.csv"
+OUT = ROOT / "training" / "data" / "telephone.csv.gz"
 FIELDS = ("label", "text", "voice", "condition", "source", "asr")
 GENERIC = "pocketsphinx-en-us"      # the first file format's speech path: PocketSphinx's generic model
 SILENCE = np.zeros(4000, dtype=np.int16)     # half a second, as a caller pauses before and after speaking
@@ -67,7 +67,7 @@ def load_done(path, speech=None):
     if not path.exists():
         return {}
     done = {}
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open_csv(path) as handle:
         for row in csv.DictReader(handle):
             if "condition" not in row or row["condition"] is None:
                 row = {**row, "voice": f"flite/{row['voice']}", "condition": "clean", "asr": GENERIC}
@@ -136,8 +136,8 @@ def write(path, done, keys):
     """Write the planned rows, sorted by source, voice and condition (rows no longer planned are dropped)."""
     rows = sorted((row for key, row in done.items() if key in keys),
                   key=lambda row: (row["source"], row["voice"], row["condition"]))
-    partial = path.with_suffix(".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as handle:
+    partial = path.with_name(path.name + ".partial")
+    with open_csv(partial, "w", compressed=path.suffix == ".gz") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)

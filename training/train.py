@@ -1,6 +1,6 @@
 """Train the call-triage classifier and write it, with its model card, into models/.
 
-    python -m training.train [--data training/data/corpus.csv] [--telephone training/data/telephone.csv]
+    python -m training.train [--data training/data/corpus.csv] [--telephone training/data/telephone.csv.gz]
                              [--out models/triage.joblib] [--force] [--if-stale] [--from-db [DATABASE_URL]]
 
 --from-db adds the transcripts of calls whose class an operator confirmed or corrected (the control room's
@@ -38,7 +38,7 @@ from ivr.vocabulary import LABELS
 from training import calibrate, card as model_card
 from training.card import sha256, stale  # noqa: F401 - part of this module's interface
 from training.conditions import HELD_OUT, base_voice
-from training.corpus import (DATA, ROOT, TELEPHONE_PARTS, CorpusError, in_validation,  # noqa: F401
+from training.corpus import (DATA, ROOT, TELEPHONE_PARTS, CorpusError, in_validation, open_csv,  # noqa: F401
                              read_corpus, read_from_db, read_telephone, split,
                              voice_word_error_rates)
 
@@ -255,7 +255,7 @@ def better_than_current(out, macro_f1, validation):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA / "corpus.csv"))
-    parser.add_argument("--telephone", default=str(DATA / "telephone.csv"),
+    parser.add_argument("--telephone", default=str(DATA / "telephone.csv.gz"),
                         help="telephone-channel transcripts (python -m training.telephone); '' for none")
     parser.add_argument("--out", default=str(ROOT / "models" / "triage.joblib"))
     parser.add_argument("--force", action="store_true", help="replace the current model even if it scores better")

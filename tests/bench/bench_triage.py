@@ -35,11 +35,13 @@ ENDPOINTER_WINDOW = 0.3   # pocketsphinx.Endpointer's default window, seconds
 
 
 def texts():
+    from training.corpus import open_csv
+
     rows = []
-    for name in ("corpus.csv", "telephone.csv"):
+    for name in ("corpus.csv", "telephone.csv.gz"):
         path = ROOT / "training" / "data" / name
         if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
+            with open_csv(path) as handle:
                 rows += [row["text"] for row in csv.DictReader(handle) if row["text"].strip()]
     return rows
 
@@ -79,7 +81,7 @@ def training_time():
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        card = train.train(train.DATA / "corpus.csv", Path(tmp) / "m.joblib", train.DATA / "telephone.csv",
+        card = train.train(train.DATA / "corpus.csv", Path(tmp) / "m.joblib", train.DATA / "telephone.csv.gz",
                            force=True)
         whole = time.perf_counter() - started
         corpus, labels = train.read_corpus(train.DATA / "corpus.csv")

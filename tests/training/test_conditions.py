@@ -70,8 +70,8 @@ def test_old_rows_are_kept_and_held_out_rows_never_train(tmp_path, texts):
 
 
 def test_the_committed_transcripts_keep_held_out_voices_out_of_training():
-    parts = train.split(*train.read_corpus(CORPUS), train.read_telephone(train.DATA / "telephone.csv"))
-    with open(train.DATA / "telephone.csv", newline="") as handle:
+    parts = train.split(*train.read_corpus(CORPUS), train.read_telephone(train.DATA / "telephone.csv.gz"))
+    with train.open_csv(train.DATA / "telephone.csv.gz") as handle:
         rows = list(csv.DictReader(handle))
     held = [row for row in rows if conditions.base_voice(row["voice"]) in conditions.HELD_OUT]
     assert held and all(train.in_validation(row["source"]) for row in held)
