@@ -112,7 +112,31 @@ def descendants_of(pid):
 
 
 class ServerLog:
-    """The server's log file (self.log_path), read back."""
+    """A server this benchmark started in a process group of its own (self.process), and its log file
+    (self.log_path), read back; a context manager that stops it and removes its folder (self.tmp)."""
+
+    def stop(self, grace):
+        """SIGTERM, GRACE seconds to stop, then SIGKILL whatever is left of the process group (workers of a
+        killed master)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.process.poll() is None:
+            self.process.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        self.tmp.cleanup()
 
     def log_tail(self, lines=30):
         try:
@@ -179,26 +203,8 @@ class Served(ServerLog):
 
     def close(self):
         """SIGTERM (bin/serve stops nginx and both pools), then SIGKILL whatever of the group is left."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if self.process.poll() is None:
-            self.process.wait(timeout=10)
+        self.stop(grace=60)
         self._log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        self.tmp.cleanup()
 
 
 class Gunicorn(ServerLog):
@@ -269,24 +275,6 @@ class Gunicorn(ServerLog):
 
     def close(self):
         """Stop gunicorn (TERM, then KILL its process group) and free the socket."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:   # whatever is left of the process group this benchmark started (workers of a killed master)
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if self.process.poll() is None:
-            self.process.wait(timeout=10)
+        self.stop(grace=15)
         self.listener.close()
         self._log.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        self.tmp.cleanup()
